@@ -1,0 +1,5 @@
+"""{{ cookiecutter.description }}"""
+
+from .app import create_app
+
+__all__ = ["create_app"]

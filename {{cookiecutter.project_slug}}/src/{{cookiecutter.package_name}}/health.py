@@ -1,0 +1,32 @@
+"""Liveness and readiness probes.
+
+``/healthz`` answers while the process can serve at all (restart me if not); ``/readyz``
+answers 200 only when the user store does, so a load balancer stops sending traffic while the
+database is away (send me no traffic, but do not restart me).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from .errors import json_error
+from .resources import user_store
+from .users import StoreUnavailable
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+async def readyz() -> Response:
+    try:
+        await asyncio.wait_for(user_store().ping(), current_app.config["READINESS_TIMEOUT"])
+    except (StoreUnavailable, TimeoutError) as error:
+        return json_error(503, "The user store is not available.", reason=str(error) or "timeout")
+    return jsonify(status="ready")

@@ -1,0 +1,148 @@
+"""Service settings, read from the environment and a ``.env`` file.
+
+Every setting is an environment variable with the ``{{ cookiecutter.__env_prefix }}`` prefix, so
+several services can share one shell or one ``.env`` without clashing. Two profiles exist:
+``development`` (the default, for a laptop) and ``production``. Production refuses to start with
+an unsafe secret key or with debug on, because both mistakes are silent until they are exploited.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "{{ cookiecutter.__env_prefix }}"
+
+#: Values people paste from tutorials; a production key equal to one of these is refused.
+KNOWN_UNSAFE_SECRETS = frozenset(
+    {"", "change-me", "changeme", "secret", "dev", "development", "password", "test", "key"}
+)
+#: Shortest production key accepted: 32 characters of ``secrets.token_urlsafe`` carry 192 bits.
+MIN_SECRET_LENGTH = 32
+
+
+class UnsafeConfiguration(ValueError):
+    """Raised when production settings would run the service insecurely."""
+
+
+class Settings(BaseSettings):
+    """All configuration of the service; one instance is built per app."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "production"] = "development"
+    debug: bool = False
+    secret_key: SecretStr = SecretStr("")
+
+    #: SQLAlchemy async URL of the user store; relative SQLite paths are relative to the cwd.
+    database_url: str = "sqlite+aiosqlite:///instance/{{ cookiecutter.package_name }}.sqlite3"
+    #: Seconds a request waits for a pooled database connection before answering 503.
+    database_timeout: float = Field(default=5.0, gt=0)
+
+    #: Seconds ``/readyz`` waits for the user store before answering 503.
+    readiness_timeout: float = Field(default=2.0, gt=0)
+
+    #: URL the example ``/upstream`` endpoint calls through the shared HTTP client.
+    upstream_url: str = "http://127.0.0.1:8081/"
+    upstream_connect_timeout: float = Field(default=2.0, gt=0)
+    upstream_read_timeout: float = Field(default=5.0, gt=0)
+    #: Connections the shared client keeps open; sized for one worker's concurrency.
+    upstream_max_connections: int = Field(default=100, ge=1)
+
+    #: Worker threads that run sync (possibly blocking) views off the event loop.
+    sync_view_threads: int = Field(default=32, ge=1)
+    #: Largest request body accepted, in bytes; larger bodies get 413 before they are read.
+    max_content_length: int = Field(default=1024 * 1024, ge=1024)
+
+    #: How long a login lasts without "remember me", and with it.
+    session_lifetime: timedelta = timedelta(hours=12)
+    remember_lifetime: timedelta = timedelta(days=14)
+    #: Failed logins allowed per client address and username (Flask-Limiter syntax).
+    login_rate_limit: str = "10 per minute"
+    #: Where rate-limit counters live: ``memory://`` per process, ``redis://host:6379`` shared.
+    rate_limit_storage_uri: str = "memory://"
+
+    #: Other origins (``https://app.example.com``) allowed to send state-changing requests.
+    trusted_origins: list[str] = []
+    #: Shortest password ``users create`` accepts (OWASP Authentication Cheat Sheet: 8).
+    password_min_length: int = Field(default=8, ge=8)
+
+    #: ``json`` for log collectors, ``console`` for people.
+    log_format: Literal["json", "console"] = "console"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.is_production:
+            check_production_safety(self)
+        return self
+
+    def flask_config(self) -> dict[str, object]:
+        """Translate to Flask's and its extensions' config keys, hardened per OWASP."""
+        production = self.is_production
+        # ``__Host-`` cookies are only accepted over HTTPS, for the exact host, on path ``/``:
+        # a sibling subdomain cannot plant or overwrite them (OWASP session management).
+        prefix = "__Host-" if production else ""
+        return {
+            "SECRET_KEY": self.secret_key.get_secret_value(),
+            "DEBUG": self.debug,
+            "MAX_CONTENT_LENGTH": self.max_content_length,
+            "SESSION_COOKIE_NAME": f"{prefix}session",
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SECURE": production,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "PERMANENT_SESSION_LIFETIME": self.session_lifetime,
+            "REMEMBER_COOKIE_NAME": f"{prefix}remember",
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "REMEMBER_COOKIE_SECURE": production,
+            "REMEMBER_COOKIE_SAMESITE": "Lax",
+            "REMEMBER_COOKIE_DURATION": self.remember_lifetime,
+            "DATABASE_URL": self.database_url,
+            "PASSWORD_MIN_LENGTH": self.password_min_length,
+            "SESSION_LIFETIME": self.session_lifetime,
+            "READINESS_TIMEOUT": self.readiness_timeout,
+            "UPSTREAM_URL": self.upstream_url,
+            "LOGIN_RATE_LIMIT": self.login_rate_limit,
+            "RATELIMIT_STORAGE_URI": self.rate_limit_storage_uri,
+            "RATELIMIT_HEADERS_ENABLED": False,
+        }
+
+
+def check_production_safety(settings: Settings) -> None:
+    """Raise :class:`UnsafeConfiguration` naming the first unsafe production setting."""
+    secret = settings.secret_key.get_secret_value()
+    name = f"{ENV_PREFIX}SECRET_KEY"
+    if secret.strip().lower() in KNOWN_UNSAFE_SECRETS:
+        raise UnsafeConfiguration(f"{name} is unset or a known placeholder")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise UnsafeConfiguration(f"{name} must be at least {MIN_SECRET_LENGTH} characters")
+    if _entropy_bits(secret) < 128:
+        raise UnsafeConfiguration(f"{name} is too predictable; use secrets.token_urlsafe(48)")
+    if settings.debug:
+        raise UnsafeConfiguration(f"{ENV_PREFIX}DEBUG must be off in production")
+
+
+def _entropy_bits(value: str) -> float:
+    """Shannon entropy of ``value`` times its length: catches ``aaaa…`` and ``abab…`` keys."""
+    counts = Counter(value)
+    per_char = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+    return per_char * len(value)
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
+    if not database_url.startswith("sqlite"):
+        return None
+    path = database_url.split(":///", 1)[1] if ":///" in database_url else ""
+    return Path(path) if path and path != ":memory:" else None

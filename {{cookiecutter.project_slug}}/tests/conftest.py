@@ -1,0 +1,118 @@
+"""Shared fixtures: a migrated SQLite file, the app served through its ASGI entrypoint with
+lifespan, and a real upstream HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from {{ cookiecutter.package_name }} import create_app
+from {{ cookiecutter.package_name }}.asgi_adapter import ASGIAdapter
+from {{ cookiecutter.package_name }}.runtime import LoopFlask
+from {{ cookiecutter.package_name }}.settings import Settings
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    """Settings that ignore the developer's .env and environment-specific state."""
+    values: dict[str, object] = {
+        "env": "development",
+        "secret_key": "test-secret-key-" + "x1y2z3" * 8,
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'users.sqlite3'}",
+        "upstream_url": "http://127.0.0.1:9/",
+        "log_format": "console",
+    }
+    values.update(overrides)
+    # model_validate skips the environment and .env: tests see only these values.
+    return Settings.model_validate(values)
+
+
+def run_cli(app: LoopFlask, *args: str, stdin: str | None = None) -> tuple[int, str]:
+    result = app.test_cli_runner().invoke(args=list(args), input=stdin)
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings over a migrated database holding the user ``alice``."""
+    settings = make_settings(tmp_path)
+    app = create_app(settings)
+    assert run_cli(app, "db", "upgrade")[0] == 0
+    code, output = run_cli(app, "users", "create", "alice", "--password-stdin", stdin=PASSWORD)
+    assert code == 0, output
+    return settings
+
+
+@asynccontextmanager
+async def served(app: LoopFlask) -> AsyncIterator[httpx.AsyncClient]:
+    """Serve ``app`` through the ASGI entrypoint, lifespan included, to an httpx client."""
+    async with (
+        LifespanManager(ASGIAdapter(app)) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
+        ) as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The default app, served over ASGI with lifespan."""
+    async with served(create_app(settings)) as client:
+        yield client
+
+
+async def login(client: httpx.AsyncClient, *, remember: bool = False) -> httpx.Response:
+    return await client.post(
+        "/auth/login", json={"username": "alice", "password": PASSWORD, "remember": remember}
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[str]:
+    """A real HTTP/1.1 server on 127.0.0.1 (keep-alive): ``/`` answers JSON, ``/slow`` after
+    one second, ``/fail`` with 500 and ``/text`` with non-JSON. Yields its base URL."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                path = head.split(b" ", 2)[1].decode()
+                if path == "/slow":
+                    await asyncio.sleep(1)
+                status, body = {
+                    "/fail": (500, b'{"broken": true}'),
+                    "/text": (200, b"<html>not json</html>"),
+                }.get(path, (200, json.dumps({"path": path}).encode()))
+                writer.write(
+                    f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
+                    f"content-length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield f"http://127.0.0.1:{port}"
+
+

@@ -1,0 +1,75 @@
+"""The login flow over the ASGI entrypoint: login, me, logout, and their failure answers."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .conftest import PASSWORD, login
+
+
+async def test_login_me_logout(client: httpx.AsyncClient) -> None:
+    response = await login(client)
+    assert response.status_code == 200
+    assert response.json() == {"id": 1, "username": "alice"}
+    assert "session" in response.cookies
+
+    me = await client.get("/auth/me")
+    assert me.status_code == 200
+    assert me.json() == {"id": 1, "username": "alice"}
+
+    assert (await client.post("/auth/logout")).status_code == 204
+    after = await client.get("/auth/me")
+    assert after.status_code == 401
+    assert after.json()["error"]["status"] == 401
+
+
+async def test_login_with_form_fields(client: httpx.AsyncClient) -> None:
+    response = await client.post("/auth/login", data={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 200
+    assert response.json()["username"] == "alice"
+    assert (await client.get("/auth/me")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("username", "password"), [("alice", "wrong password!"), ("nobody", PASSWORD)]
+)
+async def test_wrong_credentials_get_the_same_401(
+    client: httpx.AsyncClient, username: str, password: str
+) -> None:
+    response = await client.post("/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 401
+    assert response.json()["error"]["detail"] == "Wrong username or password."
+    assert "session" not in response.cookies
+
+
+async def test_anonymous_json_client_gets_401(client: httpx.AsyncClient) -> None:
+    response = await client.get("/auth/me", headers={"Accept": "application/json"})
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/json"
+
+
+async def test_browser_is_redirected_to_the_login_page(client: httpx.AsyncClient) -> None:
+    response = await client.get("/auth/me", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert response.status_code == 302
+    assert response.headers["location"] == "/auth/login?next=/auth/me"
+    page = await client.get(response.headers["location"])
+    assert page.status_code == 200
+    assert '<form method="post" action="/auth/login">' in page.text
+    assert 'name="next" value="/auth/me"' in page.text
+
+
+async def test_remember_me_restores_the_login_without_a_session(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await login(client, remember=True)
+    remember = response.cookies["remember"]
+    client.cookies.clear()
+    client.cookies.set("remember", remember)
+    me = await client.get("/auth/me")
+    assert me.status_code == 200
+    assert me.json()["username"] == "alice"
+
+
+async def test_logout_when_anonymous_is_harmless(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/auth/logout")).status_code == 204

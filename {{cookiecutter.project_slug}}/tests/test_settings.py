@@ -1,0 +1,59 @@
+"""Production refuses to start with an unsafe secret or debug on."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from pydantic import ValidationError
+
+from {{ cookiecutter.package_name }}.settings import Settings
+
+STRONG = "Zx8-" + "q7Lm2Vr9Tk4Wb6Ns" * 3
+
+
+def production(**values: object) -> Settings:
+    return Settings.model_validate({"env": "production", **values})
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        ("", "unset or a known placeholder"),
+        ("change-me", "unset or a known placeholder"),
+        ("short-but-random-3x9", "at least 32 characters"),
+        ("a" * 64, "too predictable"),
+        ("ab" * 32, "too predictable"),
+    ],
+)
+def test_production_refuses_unsafe_secrets(secret: str, reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        production(secret_key=secret)
+
+
+def test_production_refuses_debug() -> None:
+    with pytest.raises(ValidationError, match="DEBUG must be off"):
+        production(secret_key=STRONG, debug=True)
+
+
+def test_production_accepts_a_strong_secret() -> None:
+    assert production(secret_key=STRONG).is_production
+
+
+def test_the_asgi_entrypoint_will_not_import_with_an_unsafe_secret(tmp_path: object) -> None:
+    env = {
+        "{{ cookiecutter.__env_prefix }}ENV": "production",
+        "{{ cookiecutter.__env_prefix }}SECRET_KEY": "change-me",
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": ":".join(sys.path),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import {{ cookiecutter.package_name }}.asgi"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY is unset or a known placeholder" in result.stderr
