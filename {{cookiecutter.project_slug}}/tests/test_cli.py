@@ -34,7 +34,9 @@ def test_downgrade_to_base_removes_the_schema(tmp_path: Path) -> None:
 
 def test_create_user_rejects_duplicates_and_short_passwords(settings: Settings) -> None:
     app = create_app(settings)
-    code, output = run_cli(app, "users", "create", "alice", "--password-stdin", stdin="long enough pw")
+    code, output = run_cli(
+        app, "users", "create", "alice", "--password-stdin", stdin="long enough pw"
+    )
     assert code != 0
     assert "exists already" in output
     code, output = run_cli(app, "users", "create", "bob", "--password-stdin", stdin="short")

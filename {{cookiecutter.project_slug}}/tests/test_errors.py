@@ -45,7 +45,9 @@ async def test_validation_errors_do_not_echo_the_password(client: httpx.AsyncCli
 
 async def test_oversized_body_is_413_before_it_is_read(client: httpx.AsyncClient) -> None:
     response = await client.post(
-        "/auth/login", content=b"x" * (1024 * 1024 + 1), headers={"Content-Type": "application/json"}
+        "/auth/login",
+        content=b"x" * (1024 * 1024 + 1),
+        headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 413
     assert response.json()["error"]["status"] == 413

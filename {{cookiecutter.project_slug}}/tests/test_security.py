@@ -137,7 +137,11 @@ def test_only_local_redirect_targets_pass(target: str | None, expected: str) -> 
 
 @pytest.mark.parametrize(
     ("next_value", "location"),
-    [("/healthz", "/healthz"), ("https://evil.example/", "/auth/me"), ("//evil.example", "/auth/me")],
+    [
+        ("/healthz", "/healthz"),
+        ("https://evil.example/", "/auth/me"),
+        ("//evil.example", "/auth/me"),
+    ],
 )
 async def test_browser_login_redirects_only_to_local_next(
     client: httpx.AsyncClient, next_value: str, location: str

@@ -1,4 +1,4 @@
-"""{{ cookiecutter.description }}"""
+"""The service package; ``create_app`` builds its Flask app (see ``app.py``)."""
 
 from .app import create_app
 

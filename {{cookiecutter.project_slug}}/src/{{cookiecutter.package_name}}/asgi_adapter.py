@@ -66,7 +66,9 @@ class ASGIAdapter:
             status: str, headers: list[tuple[str, str]], exc_info: Any = None, /
         ) -> Callable[[bytes], object]:
             head["status"] = int(status.split(" ", 1)[0])
-            head["headers"] = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+            head["headers"] = [
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers
+            ]
             return _no_write
 
         body: Iterable[bytes] = self.app.wsgi_app(environ, start_response)
@@ -129,13 +131,17 @@ async def _send_body(send: Send, head: dict[str, Any], chunks: Iterable[bytes]) 
     iterator = iter(chunks)
     chunk = next(iterator, None)
     # WSGI calls start_response before it yields anything, so the head is known by now.
-    await send({"type": "http.response.start", "status": head["status"], "headers": head["headers"]})
+    await send(
+        {"type": "http.response.start", "status": head["status"], "headers": head["headers"]}
+    )
     if chunk is None:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return
     while chunk is not None:
         following = next(iterator, None)
-        await send({"type": "http.response.body", "body": chunk, "more_body": following is not None})
+        await send(
+            {"type": "http.response.body", "body": chunk, "more_body": following is not None}
+        )
         chunk = following
 
 

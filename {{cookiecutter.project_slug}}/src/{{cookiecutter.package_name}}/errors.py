@@ -25,7 +25,7 @@ log = structlog.get_logger(__name__)
 def json_error_body(status: int, detail: str, **extra: Any) -> bytes:
     """The bytes of an error body; also used by the ASGI adapter before Flask runs."""
     error = {"status": status, "title": HTTPStatus(status).phrase, "detail": detail, **extra}
-    return json.dumps({"error": error}).encode()
+    return json.dumps({"error": error}, separators=(",", ":")).encode()
 
 
 def json_error(status: int, detail: str, **extra: Any) -> Response:

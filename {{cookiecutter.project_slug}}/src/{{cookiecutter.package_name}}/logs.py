@@ -38,6 +38,11 @@ def configure_logging(log_format: str, *, debug: bool = False) -> None:
             ],
         )
     )
+    # Hypercorn writes its access and error logs through its own handlers (hypercorn.toml);
+    # its error logger also propagates here, which would print every line twice.
+    handler.addFilter(lambda record: not record.name.startswith("hypercorn."))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
+    # One INFO line per outgoing request is noise at any volume worth serving.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

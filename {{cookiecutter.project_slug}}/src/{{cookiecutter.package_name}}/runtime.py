@@ -45,9 +45,7 @@ from flask import Flask, has_request_context, request
 T = TypeVar("T")
 
 #: The loop serving the current request; copied into worker threads with the request context.
-_server_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar(
-    "server_loop", default=None
-)
+_server_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar("server_loop", default=None)
 _background: asyncio.AbstractEventLoop | None = None
 _background_lock = threading.Lock()
 
@@ -124,9 +122,7 @@ class LoopFlask(Flask):
         self.startup_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self.shutdown_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []
 
-    def async_to_sync(
-        self, func: Callable[..., Coroutine[Any, Any, Any]]
-    ) -> Callable[..., Any]:
+    def async_to_sync(self, func: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
         @functools.wraps(func)
         def call(*args: Any, **kwargs: Any) -> Any:
             return run(func(*args, **kwargs))

@@ -69,8 +69,8 @@ def add_security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault(
         "Content-Security-Policy",
-        "default-src 'none'; style-src 'self' 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'",
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     )
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if request.url_rule is not None and request.url_rule.rule.startswith("/auth"):

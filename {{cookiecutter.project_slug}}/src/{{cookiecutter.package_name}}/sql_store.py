@@ -23,7 +23,6 @@ from .passwords import hash_password, needs_rehash, verify_password, waste_verif
 from .settings import Settings, sqlite_path
 from .users import StoreUnavailable, User, UsernameTaken
 
-
 metadata = sa.MetaData()
 
 users = sa.Table(
