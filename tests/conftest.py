@@ -1,0 +1,87 @@
+"""Shared fixtures and helpers for the template's own tests.
+
+What is here:
+
+* ``slow`` marker: the exhaustive matrices (every answer variant baked and
+  checked). Everything runs by default, CI included; for a quick edit loop
+  deselect them with ``scripts/test -m "not slow"``.
+* ``REPO_ROOT``: the template repository (the folder holding cookiecutter.json).
+* ``baked_default`` (session fixture): the template baked once with all
+  default answers; returns the generated project's ``Path``. Bake it yourself
+  (``cookies.bake``) when a test needs other answers or mutates the files.
+* ``run_in_service(path, *args)``: run ``python *args`` in a baked project,
+  the way its own tooling would, e.g.
+  ``run_in_service(baked_default, "-m", "pytest", "-q")``.
+  Import it with ``from conftest import run_in_service``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-cookies bakes the template at ``--template`` (default: the
+    current directory). Point it at this repository so the tests also work
+    when pytest is started from another directory."""
+    template = Path(config.option.template)
+    if not (template / "cookiecutter.json").is_file():
+        config.option.template = str(REPO_ROOT)
+
+
+@pytest.fixture(scope="session")
+def baked_default(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template baked once per session with every default answer.
+
+    Treat it as read-only: other tests share it. The user's cookiecutter
+    config and replay directory are not used (``default_config=True``).
+    """
+    output_dir = tmp_path_factory.mktemp("baked-default")
+    project = cookiecutter(
+        str(REPO_ROOT),
+        no_input=True,
+        output_dir=str(output_dir),
+        default_config=True,
+    )
+    return Path(project)
+
+
+def run_in_service(
+    path: Path,
+    *args: str,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``<this venv's python> *args`` inside the baked project at ``path``.
+
+    The baked package is not installed, so ``PYTHONPATH`` is set to
+    ``<path>/src``; the venv's ``bin`` goes first on ``PATH`` so tools it
+    spawns come from the same venv. Output is captured as text and nothing is
+    asserted: the caller decides what a failure means and can print
+    ``result.stdout``/``result.stderr``. ``env`` adds or overrides variables.
+    """
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = str(Path(path) / "src")
+    full_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), full_env.get("PATH", "")])
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=path,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        input=input,
+    )

@@ -1,0 +1,65 @@
+"""Bake services and hold them to the promises the template makes about generated code:
+their own test suite passes, ruff and ``mypy --strict`` are clean, and the package builds
+into a wheel that carries its migrations and templates."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import run_in_service
+
+CHECKS = {
+    "pytest": ["-m", "pytest", "-q", "-p", "no:cacheprovider"],
+    "ruff-check": ["-m", "ruff", "check", "--no-cache", "."],
+    "ruff-format": ["-m", "ruff", "format", "--no-cache", "--check", "."],
+    "mypy-strict": ["-m", "mypy", "--cache-dir", "/dev/null"],
+}
+
+
+def assert_ok(path: Path, name: str) -> None:
+    result = run_in_service(path, *CHECKS[name])
+    assert result.returncode == 0, f"{name} failed:\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_default_service_passes(baked_default: Path, name: str) -> None:
+    assert_ok(baked_default, name)
+
+
+def test_default_service_builds_a_complete_wheel(baked_default: Path, tmp_path: Path) -> None:
+    result = run_in_service(
+        baked_default,
+        *("-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), "."),
+    )
+    assert result.returncode == 0, result.stderr
+    (wheel,) = tmp_path.glob("my_service-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in (
+        "my_service/py.typed",
+        "my_service/templates/login.html",
+        "my_service/migrations/env.py",
+        "my_service/migrations/script.py.mako",
+        "my_service/migrations/versions/0001_users_and_login_sessions.py",
+    ):
+        assert needed in names
+
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "non-ascii-name": {"project_name": "Café Ünïcode Señor"},
+    "leading-digit": {"project_name": "3D Printer API"},
+    "python-3.13": {"project_name": "Billing Service 2", "python_version": "3.13"},
+    "odd-description": {"description": 'Says "hi" \\o/ and it\'s fine'},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_variant_services_pass_everything(cookies: Any, variant: str) -> None:
+    result = cookies.bake(extra_context=VARIANTS[variant])
+    assert result.exit_code == 0, result.exception
+    path = Path(result.project_path)
+    for name in CHECKS:
+        assert_ok(path, name)
