@@ -45,9 +45,7 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
     {
         "flask",
         "flask_login",
-        "flask_wtf",
         "flask_limiter",
-        "wtforms",
         "limits",
         "werkzeug",
         "jinja2",

@@ -122,6 +122,28 @@ async def test_sync_views_run_in_threads_and_do_not_stall_the_loop(settings: Set
     assert all(name.startswith("sync-view") for name in threads)
 
 
+async def test_lifespan_opens_and_closes_the_shared_clients(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[SQLUserStore] = []
+    original_close = SQLUserStore.close
+
+    async def spying_close(self: SQLUserStore) -> None:
+        closed.append(self)
+        await original_close(self)
+
+    monkeypatch.setattr(SQLUserStore, "close", spying_close)
+    app = create_app(settings)
+    resources = app.extensions[EXTENSION_KEY]
+    async with served(app) as client:
+        http, store = resources.http, resources.store
+        assert (await client.get("/readyz")).status_code == 200
+        assert not http.is_closed
+        assert closed == []
+    assert http.is_closed
+    assert closed == [store]
+
+
 def test_flask_test_client_works_without_a_server(settings: Settings) -> None:
     app = create_app(settings)
     with app.test_client() as client:
