@@ -15,9 +15,9 @@ first of these paths that applies:
    :func:`call_with_portal`, which runs it inside the request's task with a greenback portal.
    ``run`` then uses ``greenback.await_``: the coroutine is awaited by that same task, on that
    same loop, however deep in sync code we are (async view -> ``current_user`` -> sync
-   ``user_loader`` -> ``run`` nests). This costs about 64 µs a call, measured on this project's
-   2-core machine, against about 223 µs for a hop to another thread's loop and 826 µs for
-   asgiref (``docs/runtime.md`` has the table and the measurement script).
+   ``user_loader`` -> ``run`` nests). Measured on a 2-core machine with the template's
+   ``bench/bridge_cost.py``: about 4 µs a call, against about 80 µs for a hop to another
+   thread's loop and about 600 µs for asgiref's ``async_to_sync``.
 2. **In a worker thread of the server.** A sync view may block (``time.sleep``, a sync
    driver), and blocking the loop would stall every other request, so sync views run in a
    thread pool (:meth:`LoopFlask.ensure_sync`). Code in that thread that needs a coroutine
