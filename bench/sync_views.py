@@ -56,8 +56,9 @@ def free_port() -> int:
         return port
 
 
-async def upstream_server(port: int) -> asyncio.Server:
+async def upstream_server(port: int, writers: set[asyncio.StreamWriter]) -> asyncio.Server:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.add(writer)
         try:
             while await reader.readuntil(b"\r\n\r\n"):
                 await asyncio.sleep(0.05)
@@ -66,13 +67,15 @@ async def upstream_server(port: int) -> asyncio.Server:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            writers.discard(writer)
             writer.close()
 
     return await asyncio.start_server(handle, "127.0.0.1", port)
 
 
 async def measure(url: str, upstream_port: int) -> tuple[float, list[int], list[int]]:
-    server = await upstream_server(upstream_port)
+    writers: set[asyncio.StreamWriter] = set()
+    server = await upstream_server(upstream_port, writers)
     limits = httpx.Limits(max_connections=100)
     async with server, httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
         await client.get("/sleep")  # warm up the thread pool
@@ -80,12 +83,19 @@ async def measure(url: str, upstream_port: int) -> tuple[float, list[int], list[
         sleeps = await asyncio.gather(*(client.get("/sleep") for _ in range(10)))
         elapsed = time.perf_counter() - start
         upstream = await asyncio.gather(*(client.get("/upstream") for _ in range(50)))
+        # The service keeps its pooled connections to us open; close them so that the
+        # handlers end normally instead of being cancelled when the loop stops.
+        for writer in list(writers):
+            writer.close()
+        await asyncio.sleep(0.1)
     return elapsed, [r.status_code for r in sleeps], [r.status_code for r in upstream]
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        service = Path(cookiecutter(str(REPO), no_input=True, output_dir=scratch))
+        template = Path(scratch) / "template"
+        subprocess.run([str(REPO / "scripts" / "export-template"), str(template)], check=True)
+        service = Path(cookiecutter(str(template), no_input=True, output_dir=scratch))
         (service / "bench_app.py").write_text(APP)
         port, upstream_port = free_port(), free_port()
         env = {

@@ -18,24 +18,49 @@ What is here:
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from cookiecutter.main import cookiecutter
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+#: The exported template every bake uses; set in pytest_configure.
+TEMPLATE = REPO_ROOT
+
+
+def export_template() -> Path:
+    """The template as it would be published (``scripts/export-template``), in a temporary
+    folder. Bakes use it because cookiecutter's pre_prompt hook copies the whole template
+    folder first, and this checkout's ``.venv`` would make every bake take seconds."""
+    dest = Path(tempfile.mkdtemp(prefix="template-export-")) / "async-flask-service"
+    subprocess.run([str(REPO_ROOT / "scripts" / "export-template"), str(dest)], check=True)
+    return dest
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """pytest-cookies bakes the template at ``--template`` (default: the
-    current directory). Point it at this repository so the tests also work
-    when pytest is started from another directory."""
-    template = Path(config.option.template)
-    if not (template / "cookiecutter.json").is_file():
-        config.option.template = str(REPO_ROOT)
+    """Point pytest-cookies (and ``baked_default``) at an export of this repository, so the
+    tests bake what would be published and work from any directory."""
+    global TEMPLATE
+    TEMPLATE = export_template()
+    config.option.template = str(TEMPLATE)
+    # Bakes must not pick up the developer's own team choice, cookiecutter config or git
+    # identity (hooks/pre_prompt.py and the git_init step read them).
+    os.environ.pop("ASYNC_FLASK_SERVICE_TEAM", None)
+    empty_config = TEMPLATE.parent / "cookiecutterrc"
+    empty_config.write_text("default_context: {}\n", encoding="utf-8")
+    os.environ["COOKIECUTTER_CONFIG"] = str(empty_config)
+    for variable in ("AUTHOR", "COMMITTER"):
+        os.environ.pop(f"GIT_{variable}_NAME", None)
+        os.environ.pop(f"GIT_{variable}_EMAIL", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(TEMPLATE.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +72,7 @@ def baked_default(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     output_dir = tmp_path_factory.mktemp("baked-default")
     project = cookiecutter(
-        str(REPO_ROOT),
+        str(TEMPLATE),
         no_input=True,
         output_dir=str(output_dir),
         default_config=True,
