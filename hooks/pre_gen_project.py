@@ -1,193 +1,62 @@
-"""Validate the cookiecutter answers before any file of the service is written.
+"""Before any file is written: check the answers and run the team's pre-generation steps.
 
-Cookiecutter renders this file with Jinja and runs it with the working
-directory set to the (still empty) project folder. A non-zero exit makes
-cookiecutter delete that folder again, so a bad answer leaves nothing behind.
-
-The only Jinja in this file is the ``ANSWERS_JSON`` literal below; everything
-else is plain Python so that ruff can lint it and ``tests/test_hooks.py`` can
-import it and call ``main()`` with a hand-made answers dict.
+Cookiecutter runs each hook as a lone script, so it cannot import its sibling modules by
+itself. This stub finds the template checkout it belongs to, puts that checkout's ``hooks/``
+on ``sys.path`` and hands over to ``steps.run``; it leaves the path in the project folder for
+``post_gen_project.py``, which removes it. The only Jinja is the ``ANSWERS_JSON`` literal.
 """
 
 from __future__ import annotations
 
 import json
-import keyword
-import re
+import shutil
+import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from pathlib import Path
 from typing import Any
 
-# Jinja's ``tojson`` escapes ``'`` (and <, >, &), so no answer can close this
-# raw '''-quoted literal. "fmt: skip" stops ruff format from switching
-# to double quotes, which JSON text *can* contain three of in a row.
+# Jinja's ``tojson`` escapes ``'`` (and <, >, &), so no answer can close this raw '''-quoted
+# literal. "fmt: skip" stops ruff format from switching to """, which JSON may contain.
 ANSWERS_JSON = r'''{{ cookiecutter | tojson }}'''  # fmt: skip
-
-# Used with fullmatch: "$" alone would accept a trailing newline.
-SLUG_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-PACKAGE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
-PYTHON_VERSION_RE = re.compile(r"^3\.([1-9][0-9]*)$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
-MIN_PYTHON_MINOR = 11
-
-# Which user stores the template can generate. A later issue adds "postgres"
-# and "http"; keep this in step with the choice list in cookiecutter.json.
-USER_STORES = ("sqlite",)
-
-# Soft keywords of every Python the service may run on, not only the one
-# running cookiecutter ("type" became one in 3.12).
-SOFT_KEYWORDS = frozenset({"_", "case", "match", "type", *keyword.softkwlist})
-
-# Import names of the generated service's runtime and dev dependencies (and
-# of its own top-level folders). A package with one of these names would
-# shadow the real module on sys.path and break the service in confusing ways.
-DEPENDENCY_IMPORT_NAMES = frozenset(
-    {
-        "flask",
-        "flask_login",
-        "flask_limiter",
-        "limits",
-        "werkzeug",
-        "jinja2",
-        "click",
-        "itsdangerous",
-        "markupsafe",
-        "blinker",
-        "httpx",
-        "httpcore",
-        "h11",
-        "h2",
-        "anyio",
-        "sniffio",
-        "hypercorn",
-        "greenback",
-        "greenlet",
-        "sqlalchemy",
-        "alembic",
-        "aiosqlite",
-        "argon2",
-        "pydantic",
-        "pydantic_settings",
-        "pydantic_core",
-        "structlog",
-        "asgi_lifespan",
-        "pytest",
-        "pytest_asyncio",
-        "mypy",
-        "ruff",
-        "dotenv",
-        "mako",
-        "tests",
-        "src",
-    }
-)
+MARKER = ".template-hooks"
+CLONE_PREFIX = "template-hooks-"
 
 
-def check_project_slug(answers: dict[str, Any]) -> str | None:
-    """The slug names the folder and the distribution, so it must be a plain
-    lowercase, dash-separated word list (an empty slug comes from a name with
-    no letters or digits at all)."""
-    slug = str(answers.get("project_slug", ""))
-    if not slug:
-        return "project_slug is empty; give a project_name with letters or digits"
-    if not SLUG_RE.fullmatch(slug):
-        return (
-            f"project_slug {slug!r} must be lowercase letters and digits separated by single dashes"
-        )
-    return None
+def template_root(answers: dict[str, Any]) -> Path:
+    """The template checkout being rendered.
 
-
-def check_package_name(answers: dict[str, Any]) -> str | None:
-    """The package name is imported everywhere; it must be an ASCII identifier
-    that does not collide with a keyword, the standard library, or one of the
-    service's own dependencies."""
-    name = str(answers.get("package_name", ""))
-    if not PACKAGE_RE.fullmatch(name):
-        return (
-            f"package_name {name!r} must be a lowercase ASCII identifier "
-            "(letters, digits, underscores; not starting with a digit)"
-        )
-    if keyword.iskeyword(name) or name in SOFT_KEYWORDS:
-        return f"package_name {name!r} is a Python keyword; choose another name"
-    if name in sys.stdlib_module_names:
-        return (
-            f"package_name {name!r} shadows the standard library module {name!r}; "
-            "choose another name"
-        )
-    if name in DEPENDENCY_IMPORT_NAMES:
-        return f"package_name {name!r} shadows the dependency {name!r}; choose another name"
-    return None
-
-
-def check_python_version(answers: dict[str, Any]) -> str | None:
-    """The service uses 3.11 features (TaskGroup, tomllib, ExceptionGroup);
-    the value lands in requires-python and tool configs, so it must be a bare
-    ``3.N`` with N >= 11."""
-    version = str(answers.get("python_version", ""))
-    match = PYTHON_VERSION_RE.fullmatch(version)
-    if match is None or int(match.group(1)) < MIN_PYTHON_MINOR:
-        return (
-            f"python_version {version!r} must be 3.{MIN_PYTHON_MINOR} or newer, written like '3.12'"
-        )
-    return None
-
-
-def check_author_email(answers: dict[str, Any]) -> str | None:
-    """The address goes into pyproject.toml metadata, which packaging tools
-    reject when it is malformed; only catch the obvious mistakes here."""
-    email = str(answers.get("author_email", ""))
-    if not EMAIL_RE.fullmatch(email):
-        return f"author_email {email!r} does not look like an e-mail address"
-    return None
-
-
-def check_user_store(answers: dict[str, Any]) -> str | None:
-    """Cookiecutter already limits choices, but a hand-edited replay file or
-    --replay bypasses that; generating a store we do not ship would produce a
-    service that cannot start."""
-    store = str(answers.get("user_store", ""))
-    if store not in USER_STORES:
-        return f"user_store {store!r} is not one of {', '.join(USER_STORES)}"
-    return None
-
-
-def check_description(answers: dict[str, Any]) -> str | None:
-    """The description is written into a one-line TOML string; a newline
-    would make pyproject.toml invalid."""
-    description = str(answers.get("description", ""))
-    if "\n" in description or "\r" in description:
-        return "description must be a single line"
-    return None
-
-
-CHECKS: tuple[Callable[[dict[str, Any]], str | None], ...] = (
-    check_project_slug,
-    check_package_name,
-    check_python_version,
-    check_author_email,
-    check_user_store,
-    check_description,
-)
-
-
-def first_error(answers: dict[str, Any]) -> str | None:
-    """Return the first failing check's message; one clear error beats a
-    cascade of follow-up complaints about the same typo."""
-    for check in CHECKS:
-        message = check(answers)
-        if message is not None:
-            return message
-    return None
+    cookiecutter names it (``_repo_dir``). cruft renders from a clone it does not name and
+    passes only ``_template`` and ``_commit``, so check that revision's ``hooks/`` and
+    ``teams/`` out of the template repository again.
+    """
+    if "_repo_dir" in answers:
+        return Path(answers["_repo_dir"])
+    clone = Path(tempfile.mkdtemp(prefix=CLONE_PREFIX))
+    git = ["git", "-c", "advice.detachedHead=false"]
+    commands = (
+        ["clone", "-q", "--no-checkout", answers["_template"], str(clone)],
+        ["-C", str(clone), "checkout", "-q", answers["_commit"], "--", "hooks", "teams"],
+    )
+    for command in commands:
+        result = subprocess.run([*git, *command], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            shutil.rmtree(clone, ignore_errors=True)
+            reason = (result.stderr.strip() or f"exit {result.returncode}").splitlines()[-1]
+            raise SystemExit(f"error: cannot read the template's hooks from git: {reason}")
+    return clone
 
 
 def main(answers: dict[str, Any]) -> int:
-    """Print one ``error: ...`` line to stderr and return 1 on a bad answer,
-    so cookiecutter stops and removes the half-made project folder."""
-    message = first_error(answers)
-    if message is not None:
-        print(f"error: {message}", file=sys.stderr)
-        return 1
-    return 0
+    root = template_root(answers)
+    (Path.cwd() / MARKER).write_text(str(root), encoding="utf-8")
+    sys.path.insert(0, str(root / "hooks"))
+    import steps
+
+    code = steps.run("pre", answers, Path.cwd())
+    if code != 0 and "_repo_dir" not in answers:  # post_gen_project will not run to remove it
+        shutil.rmtree(root, ignore_errors=True)
+    return code
 
 
 if __name__ == "__main__":

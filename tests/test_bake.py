@@ -166,19 +166,45 @@ def test_bake_keeps_the_sql_store_for_sqlite(cookies: Any) -> None:
     assert (package / "migrations").is_dir()
 
 
+def assert_one_error_and_no_project(
+    result: Any, capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> str:
+    """The bake failed in a hook, said why in exactly one ``error:`` line (returned), and
+    cookiecutter removed the half-made project folder again."""
+    assert result.exit_code != 0
+    assert isinstance(result.exception, FailedHookException)
+    assert result.project_path is None
+
+    hook_errors = [
+        line for line in capfd.readouterr().err.splitlines() if line.startswith("error:")
+    ]
+    assert len(hook_errors) == 1, hook_errors
+
+    # pytest-cookies bakes into <tmp_path>/cookies/bakeNN; cookiecutter must
+    # have removed the half-made project folder again.
+    output_dirs = list((tmp_path / "cookies").iterdir())
+    assert output_dirs
+    for output_dir in output_dirs:
+        assert list(output_dir.iterdir()) == []
+    return hook_errors[0]
+
+
+INVALID = "error: step 'validate answers' failed: "
+
+
 @pytest.mark.parametrize(
     ("extra_context", "message"),
     [
         (
             {"package_name": "flask"},
-            "error: package_name 'flask' shadows the dependency 'flask'; choose another name",
+            "package_name 'flask' shadows the dependency 'flask'; choose another name",
         ),
-        ({"package_name": "class"}, "error: package_name 'class' is a Python keyword"),
-        ({"package_name": "json"}, "error: package_name 'json' shadows the standard library"),
-        ({"package_name": "1abc"}, "error: package_name '1abc' must be a lowercase ASCII"),
-        ({"python_version": "3.9"}, "error: python_version '3.9' must be 3.11 or newer"),
-        ({"author_email": "not-an-email"}, "error: author_email 'not-an-email' does not look"),
-        ({"description": "two\nlines"}, "error: description must be a single line"),
+        ({"package_name": "class"}, "package_name 'class' is a Python keyword"),
+        ({"package_name": "json"}, "package_name 'json' shadows the standard library"),
+        ({"package_name": "1abc"}, "package_name '1abc' must be a lowercase ASCII"),
+        ({"python_version": "3.9"}, "python_version '3.9' must be 3.11 or newer"),
+        ({"author_email": "not-an-email"}, "author_email 'not-an-email' does not look"),
+        ({"description": "two\nlines"}, "description must be a single line"),
     ],
     ids=[
         "dependency",
@@ -198,23 +224,17 @@ def test_bake_rejects_invalid_answers(
     message: str,
 ) -> None:
     result = cookies.bake(extra_context=extra_context)
+    error = assert_one_error_and_no_project(result, capfd, tmp_path)
+    assert error.startswith(INVALID + message)
 
-    assert result.exit_code != 0
-    assert isinstance(result.exception, FailedHookException)
-    assert result.project_path is None
 
-    hook_errors = [
-        line for line in capfd.readouterr().err.splitlines() if line.startswith("error:")
-    ]
-    assert len(hook_errors) == 1, hook_errors
-    assert hook_errors[0].startswith(message)
-
-    # pytest-cookies bakes into <tmp_path>/cookies/bakeNN; cookiecutter must
-    # have removed the half-made project folder again.
-    output_dirs = list((tmp_path / "cookies").iterdir())
-    assert output_dirs
-    for output_dir in output_dirs:
-        assert list(output_dir.iterdir()) == []
+def test_bake_rejects_an_unknown_team(
+    cookies: Any, capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    result = cookies.bake(extra_context={"team": "nope"})
+    error = assert_one_error_and_no_project(result, capfd, tmp_path)
+    assert error.startswith("error: unknown team 'nope': no ")
+    assert error.endswith("; built-in teams: default, example")
 
 
 def test_name_without_letters_or_digits_is_refused(cookies: Any, tmp_path: Path) -> None:

@@ -1,16 +1,22 @@
-"""Unit tests for hooks/pre_gen_project.py and hooks/post_gen_project.py.
+"""Unit tests for the hooks: answers.py, teams.py, steps.py, pre_prompt.py and the two stubs.
 
-The hooks are plain scripts (not a package), so they are loaded by file path.
-Their only Jinja is the ANSWERS_JSON literal, which stays unrendered here;
-the tests call ``main()`` with answer dicts directly and never bake.
+The hook modules import each other by name (the stubs put ``hooks/`` on ``sys.path``), so these
+tests do the same. The stubs (pre_gen_project.py, post_gen_project.py) are loaded by file path;
+their only Jinja is the ANSWERS_JSON literal, which stays unrendered here. Nothing here bakes:
+tests/test_bake.py and tests/test_teams.py do.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import re
+import shutil
 import stat
+import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,6 +25,13 @@ import pytest
 from cookiecutter.utils import create_env_with_context
 
 HOOKS_DIR = Path(__file__).resolve().parents[1] / "hooks"
+REPO_ROOT = HOOKS_DIR.parent
+sys.path.insert(0, str(HOOKS_DIR))
+
+import answers as answer_checks  # noqa: E402
+import pre_prompt  # noqa: E402
+import steps  # noqa: E402
+import teams  # noqa: E402
 
 
 def load_hook(name: str) -> ModuleType:
@@ -46,21 +59,66 @@ def good_answers(**overrides: Any) -> dict[str, Any]:
         "author_email": "you@example.com",
         "python_version": "3.11",
         "user_store": "sqlite",
+        "team": "default",
+        "git_init": False,
         "__env_prefix": "MY_SERVICE_",
     }
     answers.update(overrides)
     return answers
 
 
-def run_pre_gen(capsys: pytest.CaptureFixture[str], **overrides: Any) -> tuple[int, str]:
-    """Run the pre-gen hook's main; return (exit code, stderr)."""
-    code = pre_gen.main(good_answers(**overrides))
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    return code, captured.err
+def context(project: Path, *, updating: bool = False, **overrides: Any) -> steps.StepContext:
+    """A StepContext for ``project`` with the good answers plus overrides."""
+    answers = good_answers(**overrides)
+    return steps.StepContext(answers, project, teams.load(answers["team"]), updating)
 
 
-# --- the Jinja contract --------------------------------------------------
+def make_profile(
+    root: Path,
+    toml: str,
+    *,
+    steps_py: str | None = None,
+    files: dict[str, str] | None = None,
+) -> Path:
+    """Write a team profile folder: team.toml, optionally steps.py and files."""
+    root.mkdir(parents=True)
+    (root / "team.toml").write_text(toml, encoding="utf-8")
+    if steps_py is not None:
+        (root / "steps.py").write_text(steps_py, encoding="utf-8")
+    for name, text in (files or {}).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+GIT = shutil.which("git") or "git"
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd`` and return its stripped stdout, failing loudly."""
+    identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
+    result = subprocess.run(
+        [GIT, *identity, *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.fixture(autouse=True)
+def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Git never finds a repository above tmp_path, and the hooks' ``sys.path`` insertions are
+    undone (conftest.py hides the developer's team, cookiecutter config and git identity)."""
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+
+
+@pytest.fixture
+def fresh_generation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run steps as in a fresh generation, without asking ``ps`` about the parent process."""
+    monkeypatch.setattr(steps, "under_cruft_update", lambda: False)
+
+
+# --- the Jinja contract of the stubs -----------------------------------------------------------
 
 
 @pytest.mark.parametrize("hook", ["pre_gen_project", "post_gen_project"])
@@ -85,11 +143,11 @@ def test_answers_literal_survives_hostile_values(hook: str) -> None:
     assert json.loads(namespace["ANSWERS_JSON"]) == context["cookiecutter"]
 
 
-# --- pre_gen_project ------------------------------------------------------
+# --- answers.py --------------------------------------------------------------------------------
 
 
-def test_pre_gen_accepts_defaults(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_pre_gen(capsys) == (0, "")
+def test_defaults_are_valid() -> None:
+    assert answer_checks.first_error(good_answers()) is None
 
 
 @pytest.mark.parametrize(
@@ -104,12 +162,14 @@ def test_pre_gen_accepts_defaults(capsys: pytest.CaptureFixture[str]) -> None:
         {"python_version": "3.100"},
         {"author_email": "team+svc@sub.example.org"},
         {"description": ""},
+        {"team": "example"},
+        {"team": str(REPO_ROOT / "teams" / "example")},
     ],
 )
-def test_pre_gen_accepts_valid_answers(
-    capsys: pytest.CaptureFixture[str], overrides: dict[str, Any]
-) -> None:
-    assert run_pre_gen(capsys, **overrides) == (0, "")
+def test_valid_answers_pass(capsys: pytest.CaptureFixture[str], overrides: dict[str, Any]) -> None:
+    assert answer_checks.first_error(good_answers(**overrides)) is None
+    steps.validate_answers(context(Path("unused"), **overrides))
+    assert capsys.readouterr() == ("", "")
 
 
 @pytest.mark.parametrize(
@@ -163,45 +223,462 @@ def test_pre_gen_accepts_valid_answers(
         ({"description": "carriage\rreturn"}, "description must be a single line"),
     ],
 )
-def test_pre_gen_rejects_invalid_answers(
-    capsys: pytest.CaptureFixture[str], overrides: dict[str, Any], message: str
+def test_invalid_answers_fail_the_pre_phase_in_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fresh_generation: None,
+    overrides: dict[str, Any],
+    message: str,
 ) -> None:
-    code, err = run_pre_gen(capsys, **overrides)
-    assert code == 1
-    assert err.startswith("error: ")
-    assert err.endswith("\n")
-    assert err.count("\n") == 1, "exactly one line on stderr"
-    assert message in err
+    reason = answer_checks.first_error(good_answers(**overrides))
+    assert reason is not None
+    assert message in reason
+    assert "\n" not in reason
+
+    assert steps.run("pre", good_answers(**overrides), tmp_path) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"error: step 'validate answers' failed: {reason}\n"
 
 
-def test_pre_gen_reports_only_the_first_failure(capsys: pytest.CaptureFixture[str]) -> None:
-    code, err = run_pre_gen(capsys, package_name="flask", python_version="2.7")
-    assert code == 1
-    assert (
-        err == "error: package_name 'flask' shadows the dependency 'flask'; choose another name\n"
+def test_only_the_first_failure_is_reported() -> None:
+    reason = answer_checks.first_error(
+        good_answers(package_name="flask", python_version="2.7", team="nope")
     )
+    assert reason == "package_name 'flask' shadows the dependency 'flask'; choose another name"
+
+
+def test_unknown_team_is_an_answer_error() -> None:
+    reason = answer_checks.first_error(good_answers(team="nope"))
+    assert reason is not None
+    assert reason.startswith("unknown team 'nope': no ")
+    assert reason.endswith("; built-in teams: default, example")
 
 
 def test_dependency_names_are_import_names() -> None:
-    for name in pre_gen.DEPENDENCY_IMPORT_NAMES:
-        assert pre_gen.PACKAGE_RE.fullmatch(name), name
+    for name in answer_checks.DEPENDENCY_IMPORT_NAMES:
+        assert answer_checks.PACKAGE_RE.fullmatch(name), name
 
 
-def test_every_stdlib_module_is_rejected(capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_stdlib_module_is_rejected() -> None:
     for name in sorted(sys.stdlib_module_names):
-        if not pre_gen.PACKAGE_RE.fullmatch(name):
+        if not answer_checks.PACKAGE_RE.fullmatch(name):
             continue
-        assert pre_gen.main(good_answers(package_name=name)) == 1, name
-    capsys.readouterr()
+        assert answer_checks.first_error(good_answers(package_name=name)) is not None, name
 
 
 def test_user_stores_match_cookiecutter_json() -> None:
-    """The hook's list and the prompt's choices must not drift apart."""
-    config = json.loads((HOOKS_DIR.parent / "cookiecutter.json").read_text(encoding="utf-8"))
-    assert tuple(config["user_store"]) == pre_gen.USER_STORES
+    """The check's list and the prompt's choices must not drift apart."""
+    config = json.loads((REPO_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
+    assert tuple(config["user_store"]) == answer_checks.USER_STORES
 
 
-# --- post_gen_project -----------------------------------------------------
+# --- teams.py ----------------------------------------------------------------------------------
+
+
+def test_load_the_default_team() -> None:
+    profile = teams.load("default")
+    assert profile.name == "default"
+    assert profile.root == teams.TEAMS_DIR / "default"
+    assert profile.defaults == {}
+    assert profile.files == ()
+    assert profile.steps == ()
+
+
+def test_load_the_example_team() -> None:
+    profile = teams.load("example")
+    assert profile.name == "example"
+    assert profile.description
+    assert profile.defaults == {
+        "author_name": "Example Team",
+        "author_email": "example-team@example.com",
+        "git_init": True,
+    }
+    assert profile.files == (
+        ("files/CODEOWNERS", "CODEOWNERS"),
+        ("files/pull_request_template.md", ".github/pull_request_template.md"),
+    )
+    assert profile.steps == (
+        teams.TeamStep("refuse_taken_name", "pre", on_update=False),
+        teams.TeamStep("register_service", "post", on_update=False),
+    )
+    assert callable(profile.function("refuse_taken_name"))
+    assert callable(profile.function("register_service"))
+
+
+def test_built_in_teams_live_at_the_repository_root() -> None:
+    assert teams.TEAMS_DIR == REPO_ROOT / "teams"
+
+
+@pytest.mark.parametrize("team", ["nope", "Example", "/nowhere/team"])
+def test_unknown_team_lists_the_built_in_teams(team: str) -> None:
+    with pytest.raises(teams.ProfileError) as raised:
+        teams.load(team)
+    message = str(raised.value)
+    assert message.startswith(f"unknown team {team!r}: no ")
+    assert message.endswith("; built-in teams: default, example")
+    assert "\n" not in message
+
+
+def test_a_path_profile_is_loaded_from_anywhere(tmp_path: Path) -> None:
+    root = make_profile(
+        tmp_path / "elsewhere" / "platform",
+        'description = "Platform"\n[defaults]\nauthor_name = "Platform"\n'
+        '[[steps]]\nrun = "hello"\n',
+        steps_py="def hello(ctx):\n    pass\n",
+    )
+    profile = teams.load(str(root))
+    assert profile.name == "platform"
+    assert profile.root == root
+    assert profile.defaults == {"author_name": "Platform"}
+    # ``when`` defaults to post, ``on_update`` to false.
+    assert profile.steps == (teams.TeamStep("hello", "post", on_update=False),)
+
+
+def test_a_home_path_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_profile(tmp_path / "team", "")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert teams.load("~/team").root == root
+
+
+@pytest.mark.parametrize("team", ["./team", "team/", "../team", "..", "", "sub\\team"])
+def test_a_relative_path_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, team: str
+) -> None:
+    """Hooks run in the new project's folder, so a relative path would mean something else."""
+    make_profile(tmp_path / "team", "")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(teams.ProfileError) as raised:
+        teams.load(team)
+    assert str(raised.value) == f"team {team!r}: give a built-in team name or an absolute path"
+
+
+def test_a_path_without_team_toml_is_unknown(tmp_path: Path) -> None:
+    with pytest.raises(teams.ProfileError, match=r"^unknown team .* built-in teams: default"):
+        teams.load(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (
+            '[[files]]\nsource = "files/missing.txt"\ntarget = "missing.txt"\n',
+            "file 'files/missing.txt' is missing from ",
+        ),
+        (
+            '[[files]]\nsource = "files/x.txt"\ntarget = "../outside.txt"\n',
+            "target '../outside.txt' must stay inside the project",
+        ),
+        (
+            '[[files]]\nsource = "files/x.txt"\ntarget = "docs/../../outside.txt"\n',
+            "target 'docs/../../outside.txt' must stay inside the project",
+        ),
+        (
+            '[[files]]\nsource = "files/x.txt"\ntarget = "/etc/outside.txt"\n',
+            "target '/etc/outside.txt' must stay inside the project",
+        ),
+        ('[[steps]]\nrun = "x"\nwhen = "later"\n', "step 'x' has when='later'"),
+        ("[defaults\n", "cannot read "),
+        ('[[files]]\nsource = "files/x.txt"\n', "each [[files]] needs source and target"),
+        ('[[steps]]\nwhen = "pre"\n', "each [[steps]] needs run"),
+        ('steps = "go"\n', "each [[steps]] needs run"),
+        ("defaults = 1\n", "[defaults] must be a table"),
+    ],
+    ids=[
+        "missing-file",
+        "dotdot",
+        "nested-dotdot",
+        "absolute",
+        "bad-when",
+        "bad-toml",
+        "no-target",
+        "no-run",
+        "steps-not-a-table",
+        "defaults-not-a-table",
+    ],
+)
+def test_a_broken_profile_is_a_one_line_profile_error(
+    tmp_path: Path, toml: str, message: str
+) -> None:
+    root = make_profile(tmp_path / "broken", toml, files={"files/x.txt": "x\n"})
+    with pytest.raises(teams.ProfileError) as raised:
+        teams.load(str(root))
+    assert str(raised.value).startswith(f"team {str(root)!r}: ")
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_step_function_must_exist(tmp_path: Path) -> None:
+    no_module = teams.load(str(make_profile(tmp_path / "a", '[[steps]]\nrun = "go"\n')))
+    message = "team 'a' has no steps.py for step 'go'"
+    with pytest.raises(teams.ProfileError, match=re.escape(message)):
+        no_module.function("go")
+    no_function = teams.load(
+        str(make_profile(tmp_path / "b", '[[steps]]\nrun = "go"\n', steps_py="go = 1\n"))
+    )
+    message = "team 'b': steps.py has no function 'go'"
+    with pytest.raises(teams.ProfileError, match=re.escape(message)):
+        no_function.function("go")
+
+
+def test_a_steps_module_that_cannot_import_is_a_profile_error(tmp_path: Path) -> None:
+    root = make_profile(
+        tmp_path / "c", '[[steps]]\nrun = "go"\n', steps_py="raise RuntimeError('at import')\n"
+    )
+    with pytest.raises(teams.ProfileError, match=r"^team 'c': cannot import .*at import"):
+        teams.load(str(root)).function("go")
+
+
+# --- steps.py: plan and run --------------------------------------------------------------------
+
+
+def names_and_flags(planned: list[steps.Step]) -> list[tuple[str, bool]]:
+    return [(step.name, step.on_update) for step in planned]
+
+
+def test_plan_of_the_default_team() -> None:
+    default = teams.load("default")
+    assert names_and_flags(steps.plan("pre", default)) == [("validate answers", True)]
+    assert names_and_flags(steps.plan("post", default)) == [
+        ("prune files", True),
+        ("write secret", False),
+        ("render team files", True),
+        ("record template", False),
+        ("git init", False),
+    ]
+
+
+def test_plan_puts_team_steps_between_the_built_ins() -> None:
+    example = teams.load("example")
+    assert names_and_flags(steps.plan("pre", example)) == [
+        ("validate answers", True),
+        ("team example: refuse_taken_name", False),
+    ]
+    assert names_and_flags(steps.plan("post", example)) == [
+        ("prune files", True),
+        ("write secret", False),
+        ("render team files", True),
+        ("team example: register_service", False),
+        ("record template", False),
+        ("git init", False),
+    ]
+
+
+# Each step appends its name (and whether it ran under an update) to <project>/ran.txt.
+RECORDING_STEPS = """\
+from steps import StepFailed
+
+
+def record(ctx, name):
+    with (ctx.project / "ran.txt").open("a", encoding="utf-8") as handle:
+        handle.write(f"{name} updating={ctx.updating}\\n")
+
+
+def first(ctx):
+    record(ctx, "first")
+
+
+def refuse(ctx):
+    record(ctx, "refuse")
+    raise StepFailed("the name is taken")
+
+
+def explode(ctx):
+    record(ctx, "explode")
+    raise RuntimeError("boom")
+
+
+def always(ctx):
+    record(ctx, "always")
+
+
+def fresh_only(ctx):
+    record(ctx, "fresh_only")
+"""
+
+
+def recording_team(root: Path, *step_lines: str) -> str:
+    """A profile whose [[steps]] are the given (run, when, on_update) TOML snippets."""
+    toml = "".join(f"[[steps]]\n{line}\n" for line in step_lines)
+    return str(make_profile(root, toml, steps_py=RECORDING_STEPS))
+
+
+def ran(project: Path) -> list[str]:
+    path = project / "ran.txt"
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+@pytest.mark.parametrize(
+    ("failing", "reason"),
+    [("refuse", "the name is taken"), ("explode", "RuntimeError('boom')")],
+    ids=["step-failed", "any-exception"],
+)
+@pytest.mark.parametrize("phase", ["pre", "post"])
+def test_run_stops_at_the_first_failure_with_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fresh_generation: None,
+    phase: str,
+    failing: str,
+    reason: str,
+) -> None:
+    team = recording_team(
+        tmp_path / "recorder",
+        f'run = "first"\nwhen = "{phase}"',
+        f'run = "{failing}"\nwhen = "{phase}"',
+        f'run = "always"\nwhen = "{phase}"',
+    )
+    project = tmp_path / "project"
+    project.mkdir()
+
+    assert steps.run(phase, good_answers(team=team), project) == 1
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"error: step 'team recorder: {failing}' failed: {reason}\n"
+    assert ran(project) == ["first updating=False", f"{failing} updating=False"]
+    if phase == "post":  # the built-in steps after the team's did not run either
+        assert not (project / ".cruft.json").exists()
+        assert not (project / ".git").exists()
+
+
+def test_run_returns_0_when_every_step_passes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fresh_generation: None
+) -> None:
+    team = recording_team(
+        tmp_path / "recorder", 'run = "first"\nwhen = "pre"', 'run = "always"\nwhen = "post"'
+    )
+    project = tmp_path / "project"
+    project.mkdir()
+    assert steps.run("pre", good_answers(team=team), project) == 0
+    assert steps.run("post", good_answers(team=team), project) == 0
+    assert ran(project) == ["first updating=False", "always updating=False"]
+    assert (project / ".env").is_file()
+    assert capsys.readouterr().err == ""
+
+
+def test_run_reports_an_unknown_team_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fresh_generation: None
+) -> None:
+    for phase in ("pre", "post"):
+        assert steps.run(phase, good_answers(team="nope"), tmp_path) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: unknown team 'nope': no ")
+        assert err.endswith("; built-in teams: default, example\n")
+        assert err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("steps_py", "message"),
+    [
+        ("x = 1\n", "error: team 'broken': steps.py has no function 'go'\n"),
+        ("raise RuntimeError('at import')\n", "error: team 'broken': cannot import "),
+        ("def go(ctx:\n", "error: team 'broken': cannot import "),
+    ],
+    ids=["no-function", "raises-at-import", "syntax-error"],
+)
+def test_run_reports_a_broken_steps_module_in_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fresh_generation: None,
+    steps_py: str,
+    message: str,
+) -> None:
+    team = make_profile(tmp_path / "broken", '[[steps]]\nrun = "go"\n', steps_py=steps_py)
+    project = tmp_path / "project"
+    project.mkdir()
+    assert steps.run("post", good_answers(team=str(team)), project) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(message)
+    assert err.count("\n") == 1
+    assert list(project.iterdir()) == []
+
+
+def test_under_cruft_update_only_steps_with_on_update_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(steps, "under_cruft_update", lambda: True)
+    team = recording_team(
+        tmp_path / "recorder",
+        'run = "always"\nwhen = "pre"\non_update = true',
+        'run = "fresh_only"\nwhen = "pre"\non_update = false',
+        'run = "always"\nwhen = "post"\non_update = true',
+        'run = "fresh_only"\nwhen = "post"\non_update = false',
+    )
+    shutil.copytree(REPO_ROOT / "teams" / "example" / "files", Path(team) / "files")
+    with (Path(team) / "team.toml").open("a", encoding="utf-8") as handle:
+        handle.write('[[files]]\nsource = "files/CODEOWNERS"\ntarget = "CODEOWNERS"\n')
+    project = tmp_path / "project"
+    project.mkdir()
+    answers = good_answers(team=team, git_init=True, _repo_dir=str(REPO_ROOT), _template="x")
+
+    assert steps.run("pre", answers, project) == 0
+    assert steps.run("post", answers, project) == 0
+
+    assert ran(project) == ["always updating=True", "always updating=True"]
+    assert (project / "CODEOWNERS").is_file(), "render team files runs on update"
+    assert not (project / ".env").exists(), "write secret does not"
+    assert not (project / ".cruft.json").exists(), "record template does not"
+    assert not (project / ".git").exists(), "git init does not"
+    assert capsys.readouterr().err == ""
+
+
+def test_answers_are_still_checked_under_cruft_update(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(steps, "under_cruft_update", lambda: True)
+    assert steps.run("pre", good_answers(package_name="flask"), tmp_path) == 1
+    assert capsys.readouterr().err.startswith("error: step 'validate answers' failed: ")
+
+
+FAKE_CRUFT = """\
+import subprocess
+import sys
+
+probe = "import sys; sys.path.insert(0, sys.argv[1]); import steps"
+probe += "; print(steps.under_cruft_update())"
+sys.exit(subprocess.run([sys.executable, "-c", probe, sys.argv[-1]]).returncode)
+"""
+
+
+@pytest.mark.skipif(shutil.which("ps") is None, reason="under_cruft_update asks ps")
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [("update", "True"), ("diff", "True"), ("create", "False"), ("check", "False")],
+)
+def test_under_cruft_update_recognises_its_parent(
+    tmp_path: Path, command: str, expected: str
+) -> None:
+    """A hook whose parent process is ``cruft update`` (or ``diff``) knows it; the fake cruft
+    here is a Python script named ``cruft`` that runs the check in a child process. A narrow
+    $COLUMNS must not matter: procps' ps would cut the command line there, before "update"."""
+    cruft = tmp_path / "cruft"
+    cruft.write_text(FAKE_CRUFT, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(cruft), command, "--skip-apply-ask", str(HOOKS_DIR)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "40"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+def test_a_fresh_generation_is_not_an_update() -> None:
+    assert steps.under_cruft_update() is False  # pytest's parent is no cruft
+
+
+def test_without_ps_it_is_a_fresh_generation(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_ps(*args: Any, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        raise FileNotFoundError("ps")
+
+    monkeypatch.setattr(subprocess, "run", no_ps)
+    assert steps.under_cruft_update() is False
+
+
+# --- steps.py: write_secret --------------------------------------------------------------------
 
 
 def read_env(path: Path) -> dict[str, str]:
@@ -210,9 +687,8 @@ def read_env(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines)
 
 
-def test_post_gen_writes_private_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert post_gen.main(good_answers()) == 0
+def test_write_secret_writes_a_private_env_file(tmp_path: Path) -> None:
+    steps.write_secret(context(tmp_path))
 
     env_file = tmp_path / ".env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
@@ -222,38 +698,38 @@ def test_post_gen_writes_private_env_file(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(values["MY_SERVICE_SECRET_KEY"]) >= 64
 
 
-def test_post_gen_uses_the_env_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    post_gen.main(good_answers(package_name="svc_3d_printer_api", __env_prefix="SVC_3D_API_"))
+def test_write_secret_uses_the_env_prefix(tmp_path: Path) -> None:
+    steps.write_secret(
+        context(tmp_path, package_name="svc_3d_printer_api", __env_prefix="SVC_3D_API_")
+    )
     assert set(read_env(tmp_path / ".env")) == {"SVC_3D_API_ENV", "SVC_3D_API_SECRET_KEY"}
 
 
-def test_post_gen_secret_differs_per_project(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_write_secret_differs_per_project(tmp_path: Path) -> None:
     secrets_seen = set()
     for name in ("one", "two"):
         project = tmp_path / name
         project.mkdir()
-        monkeypatch.chdir(project)
-        post_gen.main(good_answers())
+        steps.write_secret(context(project))
         secrets_seen.add(read_env(project / ".env")["MY_SERVICE_SECRET_KEY"])
     assert len(secrets_seen) == 2
 
 
-def test_post_gen_never_overwrites_env(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_write_secret_never_overwrites_env(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(tmp_path)
     existing = tmp_path / ".env"
     existing.write_text("MY_SERVICE_SECRET_KEY=keep-me\n", encoding="utf-8")
     existing.chmod(0o644)
 
-    assert post_gen.main(good_answers()) == 0
+    steps.write_secret(context(tmp_path))
 
     assert existing.read_text(encoding="utf-8") == "MY_SERVICE_SECRET_KEY=keep-me\n"
     assert stat.S_IMODE(existing.stat().st_mode) == 0o644
     assert ".env already exists" in capsys.readouterr().err
+
+
+# --- steps.py: prune ---------------------------------------------------------------------------
 
 
 def make_store_files(root: Path, package: str) -> tuple[Path, Path]:
@@ -267,25 +743,39 @@ def make_store_files(root: Path, package: str) -> tuple[Path, Path]:
     return sql_store, package_dir / "migrations"
 
 
-def test_prune_keeps_everything_for_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prune_keeps_everything_for_sqlite(tmp_path: Path) -> None:
     sql_store, migrations = make_store_files(tmp_path, "my_service")
-    monkeypatch.chdir(tmp_path)
-    assert post_gen.main(good_answers(user_store="sqlite")) == 0
+    steps.prune(context(tmp_path, user_store="sqlite"))
     assert sql_store.is_file()
     assert migrations.is_dir()
 
 
 def test_prune_removes_sql_files_for_http_store(tmp_path: Path) -> None:
     sql_store, migrations = make_store_files(tmp_path, "billing")
-    removed = post_gen.prune(tmp_path, good_answers(package_name="billing", user_store="http"))
-    assert sorted(removed) == sorted([sql_store, migrations])
+    # "http" is not a valid answer yet, but the table already knows what it does not need.
+    steps.prune(context(tmp_path, package_name="billing", user_store="http"))
     assert not sql_store.exists()
     assert not migrations.exists()
     assert (tmp_path / "src" / "billing" / "__init__.py").is_file()
 
 
 def test_prune_skips_missing_paths(tmp_path: Path) -> None:
-    assert post_gen.prune(tmp_path, good_answers(user_store="http")) == []
+    steps.prune(context(tmp_path, user_store="http"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_prune_removes_a_symlink_not_its_target(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.py").write_text("", encoding="utf-8")
+    package_dir = tmp_path / "project" / "src" / "my_service"
+    package_dir.mkdir(parents=True)
+    (package_dir / "migrations").symlink_to(outside, target_is_directory=True)
+
+    steps.prune(context(tmp_path / "project", user_store="http"))
+
+    assert not (package_dir / "migrations").is_symlink()
+    assert (outside / "keep.py").is_file()
 
 
 def test_prune_table_is_driven_by_its_predicates(
@@ -295,23 +785,386 @@ def test_prune_table_is_driven_by_its_predicates(
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "pkg_notes.md").write_text("x", encoding="utf-8")
     (tmp_path / "keep.txt").write_text("x", encoding="utf-8")
-    monkeypatch.setattr(
-        post_gen,
-        "PRUNE",
-        (
-            ("docs/{package_name}_notes.md", lambda a: a["description"] == ""),
-            ("keep.txt", lambda a: False),
-        ),
+    table: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
+        ("docs/{package_name}_notes.md", lambda a: a["description"] == ""),
+        ("keep.txt", lambda a: False),
     )
-    removed = post_gen.prune(tmp_path, good_answers(package_name="pkg", description=""))
-    assert removed == [tmp_path / "docs" / "pkg_notes.md"]
+    monkeypatch.setattr(steps, "PRUNE", table)
+    steps.prune(context(tmp_path, package_name="pkg", description=""))
+    assert not (tmp_path / "docs" / "pkg_notes.md").exists()
+    assert (tmp_path / "docs").is_dir()
     assert (tmp_path / "keep.txt").exists()
 
 
 def test_prune_paths_exist_in_the_template() -> None:
     """Every PRUNE entry must name something the template ships; a renamed
     file would otherwise silently stop being pruned."""
-    template = HOOKS_DIR.parent / "{{cookiecutter.project_slug}}"
-    for pattern, _ in post_gen.PRUNE:
+    template = REPO_ROOT / "{{cookiecutter.project_slug}}"
+    for pattern, _ in steps.PRUNE:
         path = template / pattern.format(package_name="{{cookiecutter.package_name}}")
         assert path.exists(), f"PRUNE entry {pattern!r} matches nothing in the template"
+
+
+# --- steps.py: render_team_files ---------------------------------------------------------------
+
+
+def test_render_team_files_renders_cookiecutter_answers(tmp_path: Path) -> None:
+    team = make_profile(
+        tmp_path / "renderer",
+        '[[files]]\nsource = "files/owners.txt"\ntarget = "deep/er/OWNERS"\n'
+        '[[files]]\nsource = "files/raw.txt"\ntarget = "raw.txt"\n',
+        files={
+            "files/owners.txt": "{{ cookiecutter.project_name }} is {{ cookiecutter.project_slug }}"
+            " by {{ cookiecutter.author_name }}\n",
+            "files/raw.txt": "<b>&</b> {% raw %}{{ kept }}{% endraw %}\n",
+        },
+    )
+    project = tmp_path / "project"
+    project.mkdir()
+
+    steps.render_team_files(context(project, team=str(team), author_name="A <b>&</b>"))
+
+    owners = (project / "deep" / "er" / "OWNERS").read_text(encoding="utf-8")
+    assert owners == "My Service is my-service by A <b>&</b>\n"  # no HTML escaping
+    assert (project / "raw.txt").read_text(encoding="utf-8") == "<b>&</b> {{ kept }}\n"
+
+
+def test_render_team_files_of_the_example_team(tmp_path: Path) -> None:
+    steps.render_team_files(context(tmp_path, team="example", project_slug="billing"))
+    codeowners = (tmp_path / "CODEOWNERS").read_text(encoding="utf-8")
+    assert "* @example-org/billing-maintainers\n" in codeowners
+    template = (tmp_path / ".github" / "pull_request_template.md").read_text(encoding="utf-8")
+    assert template.startswith("## What changes in My Service\n")
+
+
+def test_an_undefined_variable_in_a_team_file_fails_its_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fresh_generation: None
+) -> None:
+    team = make_profile(
+        tmp_path / "typo",
+        '[[files]]\nsource = "files/x.txt"\ntarget = "x.txt"\n',
+        files={"files/x.txt": "{{ cookiecutter.projcet_name }}\n"},
+    )
+    project = tmp_path / "project"
+    project.mkdir()
+    assert steps.run("post", good_answers(team=str(team)), project) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: step 'render team files' failed: UndefinedError(")
+    assert "projcet_name" in err
+    assert err.count("\n") == 1
+
+
+# --- steps.py: record_template -----------------------------------------------------------------
+
+
+def test_record_template_needs_a_repo_dir(tmp_path: Path) -> None:
+    steps.record_template(context(tmp_path))
+    assert not (tmp_path / ".cruft.json").exists()
+
+
+def test_record_template_needs_a_git_checkout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = tmp_path / "template"
+    template.mkdir()
+    project = tmp_path / "project"
+    project.mkdir()
+    steps.record_template(context(project, _repo_dir=str(template), _template=str(template)))
+    assert not (project / ".cruft.json").exists()
+    assert "not a git checkout" in capsys.readouterr().err
+
+
+def test_record_template_writes_cruft_json_for_a_git_checkout(tmp_path: Path) -> None:
+    template = tmp_path / "template"
+    template.mkdir()
+    (template / "cookiecutter.json").write_text("{}", encoding="utf-8")
+    git(template, "init", "--quiet")
+    git(template, "add", "--all")
+    git(template, "commit", "--quiet", "--message", "template")
+    head = git(template, "rev-parse", "HEAD")
+    project = tmp_path / "project"
+    project.mkdir()
+    ctx = context(
+        project,
+        _repo_dir=str(template),
+        _template="https://example.com/template.git",
+        _output_dir=str(tmp_path),
+        _checkout="main",
+    )
+
+    steps.record_template(ctx)
+
+    state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
+    expected = {k: v for k, v in ctx.answers.items() if k not in ("_repo_dir", "_output_dir")}
+    assert state == {
+        "template": "https://example.com/template.git",
+        "commit": head,
+        "checkout": "main",
+        "context": {"cookiecutter": expected},
+        "directory": None,
+    }
+
+
+# --- steps.py: git_init ------------------------------------------------------------------------
+
+
+def test_git_init_makes_one_commit_by_the_author(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# My Service\n", encoding="utf-8")
+    (tmp_path / ".gitignore").write_text(".env\n", encoding="utf-8")
+    (tmp_path / ".env").write_text("SECRET=x\n", encoding="utf-8")
+
+    steps.git_init(
+        context(tmp_path, git_init=True, author_name="Ada Lovelace", author_email="ada@example.com")
+    )
+
+    log = git(tmp_path, "log", "--format=%an <%ae>|%cn <%ce>|%s")
+    assert log.splitlines() == [
+        "Ada Lovelace <ada@example.com>|Ada Lovelace <ada@example.com>|"
+        "Generate My Service from the async-flask-service template"
+    ]
+    assert git(tmp_path, "branch", "--show-current") == "main"
+    assert git(tmp_path, "ls-files").splitlines() == [".gitignore", "README.md"]
+    assert git(tmp_path, "status", "--porcelain") == ""
+
+
+def test_git_init_does_nothing_when_not_asked(tmp_path: Path) -> None:
+    steps.git_init(context(tmp_path, git_init=False))
+    assert not (tmp_path / ".git").exists()
+
+
+def test_git_init_without_git_fails_its_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(steps.StepFailed, match="git is not installed"):
+        steps.git_init(context(tmp_path, git_init=True))
+
+
+def test_git_init_reports_why_git_failed(tmp_path: Path) -> None:
+    """An empty project has nothing to commit; git says so on stdout, not stderr."""
+    with pytest.raises(steps.StepFailed, match=r"^git commit: .*nothing"):
+        steps.git_init(context(tmp_path, git_init=True))
+
+
+# --- pre_prompt.py -----------------------------------------------------------------------------
+
+
+def cookiecutter_json() -> dict[str, Any]:
+    config: dict[str, Any] = json.loads((REPO_ROOT / "cookiecutter.json").read_text("utf-8"))
+    return config
+
+
+def test_team_defaults_become_the_offered_defaults() -> None:
+    config = cookiecutter_json()
+    updated = pre_prompt.with_team_defaults(config, "example", teams.load("example"))
+    assert updated == {
+        **config,
+        "team": "example",
+        "author_name": "Example Team",
+        "author_email": "example-team@example.com",
+        "git_init": True,
+    }
+    assert config == cookiecutter_json(), "the input is not changed"
+
+
+def test_the_default_team_changes_nothing_but_the_team() -> None:
+    config = cookiecutter_json()
+    updated = pre_prompt.with_team_defaults(config, "/x/default", teams.load("default"))
+    assert updated == {**config, "team": "/x/default"}
+
+
+def test_a_team_default_for_a_choice_comes_first(tmp_path: Path) -> None:
+    config = {"user_store": ["sqlite", "postgres", "http"], "project_name": "X"}
+    profile = teams.Profile("t", tmp_path, defaults={"user_store": "postgres"})
+    updated = pre_prompt.with_team_defaults(config, "t", profile)
+    assert updated["user_store"] == ["postgres", "sqlite", "http"]
+
+
+@pytest.mark.parametrize(
+    ("defaults", "message"),
+    [
+        ({"nope": "x"}, "team 't': [defaults] names no question 'nope'"),
+        ({"_extensions": []}, "team 't': [defaults] names no question '_extensions'"),
+        ({"__env_prefix": "X_"}, "team 't': [defaults] names no question '__env_prefix'"),
+        ({"user_store": "mongodb"}, "team 't': user_store='mongodb' is not one of ['sqlite']"),
+    ],
+)
+def test_bad_team_defaults_are_profile_errors(
+    tmp_path: Path, defaults: dict[str, Any], message: str
+) -> None:
+    profile = teams.Profile("t", tmp_path, defaults=defaults)
+    with pytest.raises(teams.ProfileError) as raised:
+        pre_prompt.with_team_defaults(cookiecutter_json(), "t", profile)
+    assert str(raised.value) == message
+
+
+def write_config(path: Path, text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("COOKIECUTTER_CONFIG", str(path))
+
+
+def test_configured_team_prefers_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config(tmp_path / "config.yaml", "default_context:\n  team: example\n", monkeypatch)
+    monkeypatch.setenv(pre_prompt.ENV_VAR, "/teams/platform")
+    assert pre_prompt.configured_team() == "/teams/platform"
+
+
+def test_configured_team_falls_back_to_the_cookiecutter_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config(
+        tmp_path / "config.yaml",
+        "default_context:\n  author_name: Someone\n  team: example\nabbreviations: {}\n",
+        monkeypatch,
+    )
+    assert pre_prompt.configured_team() == "example"
+    monkeypatch.setenv(pre_prompt.ENV_VAR, "")  # empty means unset
+    assert pre_prompt.configured_team() == "example"
+
+
+@pytest.mark.parametrize(
+    "text", [None, "", "replay_dir: /tmp\n", "default_context:\n", "default_context: {}\n"]
+)
+def test_no_team_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str | None
+) -> None:
+    if text is not None:
+        write_config(tmp_path / "config.yaml", text, monkeypatch)
+    assert pre_prompt.configured_team() is None
+
+
+def test_pre_prompt_rewrites_the_template_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(REPO_ROOT / "cookiecutter.json", tmp_path / "cookiecutter.json")
+    monkeypatch.chdir(tmp_path)
+
+    assert pre_prompt.main() == 0
+    assert json.loads((tmp_path / "cookiecutter.json").read_text("utf-8")) == cookiecutter_json()
+
+    monkeypatch.setenv(pre_prompt.ENV_VAR, "example")
+    assert pre_prompt.main() == 0
+    rewritten = json.loads((tmp_path / "cookiecutter.json").read_text("utf-8"))
+    assert rewritten["team"] == "example"
+    assert rewritten["author_name"] == "Example Team"
+    assert rewritten["git_init"] is True
+    assert rewritten["__prompts__"] == cookiecutter_json()["__prompts__"]
+    assert capsys.readouterr() == ("", "")
+
+
+def test_pre_prompt_refuses_an_unknown_team_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(REPO_ROOT / "cookiecutter.json", tmp_path / "cookiecutter.json")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(pre_prompt.ENV_VAR, "nope")
+
+    assert pre_prompt.main() == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown team 'nope': ")
+    assert err.count("\n") == 1
+    assert json.loads((tmp_path / "cookiecutter.json").read_text("utf-8")) == cookiecutter_json()
+
+
+def test_pre_prompt_notes_a_missing_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert pre_prompt.main() == 0
+    assert capsys.readouterr().err == (
+        "note: git is not installed; git_init and cruft updates need it\n"
+    )
+
+
+# --- the stubs ---------------------------------------------------------------------------------
+
+
+def test_the_stubs_hand_over_through_the_marker(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fresh_generation: None,
+) -> None:
+    template = tmp_path / "template"
+    template.mkdir()
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    answers = good_answers(_repo_dir=str(template), _template=str(template))
+
+    assert pre_gen.main(answers) == 0
+    marker = project / pre_gen.MARKER
+    assert marker.read_text(encoding="utf-8") == str(template)
+    assert sys.path[0] == str(template / "hooks")
+
+    assert post_gen.main(answers) == 0
+    assert not marker.exists()
+    assert sorted(p.name for p in project.iterdir()) == [".env"]
+    assert template.is_dir(), "only a clone of the template is removed"
+    assert "not a git checkout" in capsys.readouterr().err
+
+
+def test_the_pre_stub_fails_with_the_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(steps, "under_cruft_update", lambda: False)
+    assert pre_gen.main(good_answers(_repo_dir=str(REPO_ROOT), package_name="flask")) == 1
+    assert capsys.readouterr().err == (
+        "error: step 'validate answers' failed: "
+        "package_name 'flask' shadows the dependency 'flask'; choose another name\n"
+    )
+
+
+def test_under_cruft_the_stubs_check_the_template_out_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_generation: None
+) -> None:
+    """cruft passes ``_template`` and ``_commit`` only: the pre stub clones that revision's
+    hooks/ and teams/, the post stub removes the clone."""
+    template = tmp_path / "template"
+    shutil.copytree(HOOKS_DIR, template / "hooks", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO_ROOT / "teams", template / "teams")
+    git(template, "init", "--quiet")
+    git(template, "add", "--all")
+    git(template, "commit", "--quiet", "--message", "template")
+    commit = git(template, "rev-parse", "HEAD")
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    answers = good_answers(_template=str(template), _commit=commit)
+
+    assert pre_gen.main(answers) == 0
+    clone = Path((project / pre_gen.MARKER).read_text(encoding="utf-8"))
+    assert clone.name.startswith(pre_gen.CLONE_PREFIX)
+    assert (clone / "hooks" / "steps.py").is_file()
+    assert (clone / "teams" / "example" / "team.toml").is_file()
+
+    assert post_gen.main(answers) == 0
+    assert not clone.exists()
+    assert not (project / pre_gen.MARKER).exists()
+
+
+def test_under_cruft_a_failed_pre_phase_removes_the_clone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_generation: None
+) -> None:
+    """The post stub never runs when the pre phase fails, so the pre stub cleans up itself."""
+    template = tmp_path / "template"
+    shutil.copytree(HOOKS_DIR, template / "hooks", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO_ROOT / "teams", template / "teams")
+    git(template, "init", "--quiet")
+    git(template, "add", "--all")
+    git(template, "commit", "--quiet", "--message", "template")
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    commit = git(template, "rev-parse", "HEAD")
+    answers = good_answers(_template=str(template), _commit=commit, package_name="flask")
+
+    assert pre_gen.main(answers) == 1
+    clone = Path((project / pre_gen.MARKER).read_text(encoding="utf-8"))
+    assert clone.name.startswith(pre_gen.CLONE_PREFIX)
+    assert not clone.exists()
