@@ -166,8 +166,10 @@ def test_passwords_are_stored_as_argon2id(settings: Settings) -> None:
 async def test_repeated_failed_logins_are_throttled(settings: Settings) -> None:
     strict = settings.model_copy(update={"login_rate_limit": "3 per minute"})
     async with served(create_app(strict)) as client:
-        wrong = {"username": "alice", "password": "not the password"}
-        codes = [(await client.post("/auth/login", json=wrong)).status_code for _ in range(4)]
+        # Spacing variants of one username count against that one account.
+        names = ["alice", " alice", "alice ", "alice"]
+        wrong = [{"username": name, "password": "not the password"} for name in names]
+        codes = [(await client.post("/auth/login", json=body)).status_code for body in wrong]
         blocked = await client.post("/auth/login", json={"username": "alice", "password": PASSWORD})
         other_user = await client.post("/auth/login", json={"username": "bob", "password": "x"})
     assert codes == [401, 401, 401, 429]

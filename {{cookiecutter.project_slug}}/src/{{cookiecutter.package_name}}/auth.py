@@ -116,10 +116,14 @@ def _login_fields() -> dict[str, Any]:
 
 
 def _login_rate_key() -> str:
-    """Count failed logins per client address and username, so one user cannot lock out all."""
+    """Count failed logins per client address and account, so one user cannot lock out all.
+
+    The username is normalized as login does, or `` alice`` would count apart from ``alice``.
+    """
     fields: Any = request.get_json(silent=True) if request.is_json else request.form
     username = fields.get("username") if isinstance(fields, dict) else None
-    return f"{get_remote_address()}|{username if isinstance(username, str) else ''}"
+    account = normalize_username(username) if isinstance(username, str) else ""
+    return f"{get_remote_address()}|{account}"
 
 
 @bp.get("/login")
