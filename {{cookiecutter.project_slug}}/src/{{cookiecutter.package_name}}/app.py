@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> LoopFlask:
     app.extensions[EXTENSION_KEY] = resources
 
     async def open_resources() -> None:
-        resources.open(pooled=True)
+        resources.open()
 
     app.startup_hooks.append(open_resources)
     app.shutdown_hooks.append(resources.aclose)
