@@ -153,6 +153,14 @@ def check_team(answers: dict[str, Any]) -> str | None:
     return None
 
 
+def check_git_init(answers: dict[str, Any]) -> str | None:
+    """A yes/no question; anything else would silently mean "no"."""
+    value = answers.get("git_init", "no")
+    if value not in ("yes", "no"):
+        return f"git_init {value!r} must be yes or no"
+    return None
+
+
 def check_description(answers: dict[str, Any]) -> str | None:
     """The description is written into a one-line TOML string; a newline
     would make pyproject.toml invalid."""
@@ -169,6 +177,7 @@ CHECKS: tuple[Callable[[dict[str, Any]], str | None], ...] = (
     check_author_email,
     check_user_store,
     check_description,
+    check_git_init,
     check_team,
 )
 

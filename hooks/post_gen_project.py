@@ -1,37 +1,21 @@
-"""After the files are written: prune, secrets, team files and steps, ``.cruft.json``, git.
+"""After the files are written: prune, secret, team files and steps, ``.cruft.json``, git.
 
-``pre_gen_project.py`` left the template checkout's path in the project folder; this stub
-removes that note, imports ``steps`` from there and runs the post-generation phase. The only
-Jinja is the ``ANSWERS_JSON`` literal.
+A stub like ``pre_gen_project.py``: it puts the template's ``hooks/`` on ``sys.path`` and runs
+the post-generation phase of ``steps.run``. Jinja appears only inside the two string literals.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
-# See pre_gen_project.py for why this literal is safe for any answer.
+# See pre_gen_project.py for why these literals are safe for any answer.
 ANSWERS_JSON = r'''{{ cookiecutter | tojson }}'''  # fmt: skip
-MARKER = ".template-hooks"
-CLONE_PREFIX = "template-hooks-"
-
-
-def main(answers: dict[str, Any]) -> int:
-    marker = Path.cwd() / MARKER
-    root = Path(marker.read_text(encoding="utf-8"))
-    marker.unlink()
-    sys.path.insert(0, str(root / "hooks"))
-    import steps
-
-    try:
-        return steps.run("post", answers, Path.cwd())
-    finally:
-        if root.name.startswith(CLONE_PREFIX):  # pre_gen_project's clone, under cruft
-            shutil.rmtree(root, ignore_errors=True)
-
+HOOKS_DIR = r'''{{ template_hooks_dir }}'''  # fmt: skip
 
 if __name__ == "__main__":
-    sys.exit(main(json.loads(ANSWERS_JSON)))
+    sys.path.insert(0, HOOKS_DIR)
+    import steps
+
+    sys.exit(steps.run("post", json.loads(ANSWERS_JSON), Path.cwd()))

@@ -139,7 +139,7 @@ def record_template(ctx: StepContext) -> None:
 
 def git_init(ctx: StepContext) -> None:
     """``git init`` with a first commit, when the ``git_init`` answer asks for it."""
-    if not ctx.answers.get("git_init"):
+    if ctx.answers.get("git_init") != "yes":
         return
     if shutil.which("git") is None:
         raise StepFailed("git is not installed; install it or answer git_init=no")

@@ -4,7 +4,7 @@ A profile is a folder holding a ``team.toml``::
 
     description = "What this team's services get"
 
-    [defaults]              # answers applied before cookiecutter prompts (pre_prompt.py)
+    [defaults]              # offered as the defaults of DEFAULTABLE questions
     author_name = "Platform Team"
 
     [[files]]               # rendered with Jinja, ``{{ cookiecutter.* }}`` as in the template
@@ -32,6 +32,9 @@ from typing import Any
 TEAMS_DIR = Path(__file__).resolve().parent.parent / "teams"
 PROFILE_FILE = "team.toml"
 PHASES = ("pre", "post")
+#: Questions whose default a profile may set: cookiecutter.json renders their defaults
+#: through ``team_default`` (local_extensions.py).
+DEFAULTABLE = ("description", "author_name", "author_email", "python_version", "git_init")
 
 
 class ProfileError(Exception):
@@ -106,6 +109,10 @@ def load(team: str) -> Profile:
             raise ProfileError(f"team {team!r}: each [[{table}]] needs {' and '.join(keys)}")
     if not isinstance(data.get("defaults", {}), dict):
         raise ProfileError(f"team {team!r}: [defaults] must be a table")
+    if unknown := sorted(set(data.get("defaults", {})) - set(DEFAULTABLE)):
+        raise ProfileError(
+            f"team {team!r}: [defaults] may set {', '.join(DEFAULTABLE)}, not {', '.join(unknown)}"
+        )
     files = tuple((str(f["source"]), str(f["target"])) for f in data.get("files", []))
     for source, target in files:
         if not (root / source).is_file():

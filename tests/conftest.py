@@ -34,8 +34,8 @@ TEMPLATE = REPO_ROOT
 
 def export_template() -> Path:
     """The template as it would be published (``scripts/export-template``), in a temporary
-    folder. Bakes use it because cookiecutter's pre_prompt hook copies the whole template
-    folder first, and this checkout's ``.venv`` would make every bake take seconds."""
+    folder: a file that git ignores, or that nobody added, fails the tests as it would fail a
+    user cloning the template."""
     dest = Path(tempfile.mkdtemp(prefix="template-export-")) / "async-flask-service"
     subprocess.run([str(REPO_ROOT / "scripts" / "export-template"), str(dest)], check=True)
     return dest
@@ -49,7 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
     TEMPLATE = export_template()
     config.option.template = str(TEMPLATE)
     # Bakes must not pick up the developer's own team choice, cookiecutter config or git
-    # identity (hooks/pre_prompt.py and the git_init step read them).
+    # identity (cookiecutter.json's team default and the git_init step read them).
     os.environ.pop("ASYNC_FLASK_SERVICE_TEAM", None)
     empty_config = TEMPLATE.parent / "cookiecutterrc"
     empty_config.write_text("default_context: {}\n", encoding="utf-8")

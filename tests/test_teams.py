@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -117,14 +118,14 @@ def test_a_team_profile_outside_the_template(
     assert {"CODEOWNERS", ".github/pull_request_template.md", "pyproject.toml"} <= set(tracked)
 
 
-def test_a_team_chosen_as_an_answer_gets_files_and_steps_but_not_defaults(
+def test_a_team_chosen_as_an_answer_gets_defaults_files_and_steps(
     cookies: Any, profile: Path, registry: Path
 ) -> None:
-    """``--extra-context team=…`` is not visible before the prompts (see pre_prompt.py)."""
+    """``--extra-context team=…``: the later questions' defaults come from the profile."""
     project = bake_ok(cookies, team=str(profile))
 
-    assert author(project) == {"name": "Your Name", "email": "you@example.com"}
-    assert not (project / ".git").exists(), "the team's git_init default does not apply"
+    assert author(project) == {"name": "Example Team", "email": "example-team@example.com"}
+    assert (project / ".git").is_dir(), "the team's git_init default applies"
     assert "@example-org/my-service-maintainers" in (project / "CODEOWNERS").read_text("utf-8")
     assert (project / ".github" / "pull_request_template.md").is_file()
     assert registered(registry) == [{"name": "my-service", "package": "my_service"}]
@@ -192,15 +193,17 @@ def test_an_unknown_team_from_the_environment_stops_before_the_prompts(
     assert error.endswith("; built-in teams: default, example")
 
 
-def test_a_team_from_the_cookiecutter_config(
-    cookies: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, profile: Path
-) -> None:
+def test_a_team_from_the_cookiecutter_config(tmp_path: Path, profile: Path) -> None:
+    """``default_context: {team: …}`` in the user's config, read by cookiecutter itself."""
     config = tmp_path / "cookiecutterrc"
     config.write_text(f"default_context:\n  team: '{profile}'\n", encoding="utf-8")
-    monkeypatch.setenv("COOKIECUTTER_CONFIG", str(config))
+    out = tmp_path / "out"
+    command = [str(Path(sys.executable).parent / "cookiecutter"), "--no-input", "-o", str(out)]
+    command += ["--config-file", str(config), str(conftest.TEMPLATE)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
 
-    project = bake_ok(cookies)
-
+    project = out / "my-service"
     assert author(project)["name"] == "Example Team"
     assert (project / "CODEOWNERS").is_file()
 
