@@ -15,10 +15,18 @@ template, so both tools render with it:
 
 from __future__ import annotations
 
+import sys
+
+if sys.version_info < (3, 11):  # noqa: UP036 -- explain it, rather than fail on tomllib
+    # cookiecutter reports an ImportError from an extension as "Unable to load extension: …".
+    raise ImportError(
+        "this template needs cookiecutter to run on Python 3.11 or newer "
+        f"(this is {sys.version.split()[0]})"
+    )
+
 import functools
 import importlib.util
 import os
-import sys
 from pathlib import Path
 from types import ModuleType
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import shutil
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -154,10 +155,13 @@ def check_team(answers: dict[str, Any]) -> str | None:
 
 
 def check_git_init(answers: dict[str, Any]) -> str | None:
-    """A yes/no question; anything else would silently mean "no"."""
+    """A yes/no question; anything else would silently mean "no". Saying yes needs git, and
+    finding out before any file is written beats failing at the very end."""
     value = answers.get("git_init", "no")
     if value not in ("yes", "no"):
         return f"git_init {value!r} must be yes or no"
+    if value == "yes" and shutil.which("git") is None:
+        return "git_init is yes but git is not installed; install git or answer no"
     return None
 
 

@@ -1032,3 +1032,11 @@ def test_a_rendered_stub_runs_its_phase(
     else:
         assert result.returncode == 0, result.stderr
         assert (project / ".env").is_file()
+
+
+def test_git_init_yes_without_git_fails_before_any_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert answer_checks.first_error(good_answers(git_init="yes")) == (
+        "git_init is yes but git is not installed; install git or answer no"
+    )
+    assert answer_checks.first_error(good_answers(git_init="no")) is None
