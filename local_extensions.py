@@ -29,6 +29,7 @@ import importlib.util
 import os
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from jinja2 import Environment
 from jinja2.ext import Extension
@@ -49,6 +50,12 @@ def _teams() -> ModuleType:
     return module
 
 
+@functools.cache
+def _load_team(team: str) -> Any:
+    """The profile, read once per cookiecutter run rather than once per question."""
+    return _teams().load(team)
+
+
 def team_from_environment() -> str:
     return os.environ.get(TEAM_ENV) or "default"
 
@@ -61,7 +68,7 @@ def team_default(team: str, question: str, fallback: str) -> str:
     """
     teams = _teams()
     try:
-        profile = teams.load(str(team))
+        profile = _load_team(str(team))
     except teams.ProfileError:
         return fallback
     value = profile.defaults.get(question, fallback)

@@ -22,11 +22,13 @@ the path of a profile folder anywhere, so a team can keep its profile in its own
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 TEAMS_DIR = Path(__file__).resolve().parent.parent / "teams"
@@ -62,18 +64,27 @@ class Profile:
     def function(self, name: str) -> Callable[..., None]:
         """Import ``name`` from the profile's ``steps.py``."""
         path = self.root / "steps.py"
-        spec = importlib.util.spec_from_file_location(f"team_steps_{self.name}", path)
-        if spec is None or spec.loader is None or not path.is_file():
+        if not path.is_file():
             raise ProfileError(f"team {self.name!r} has no steps.py for step {name!r}")
-        module = importlib.util.module_from_spec(spec)
         try:
-            spec.loader.exec_module(module)
+            module = _import_steps(path, f"team_steps_{self.name}")
         except Exception as error:  # the team's own code: report it in one line
             raise ProfileError(f"team {self.name!r}: cannot import {path}: {error!r}") from None
         function = getattr(module, name, None)
         if not callable(function):
             raise ProfileError(f"team {self.name!r}: steps.py has no function {name!r}")
         return function  # type: ignore[no-any-return]
+
+
+@functools.cache
+def _import_steps(path: Path, name: str) -> ModuleType:
+    """A profile's steps.py, executed once however many of its steps run."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def locate(team: str) -> Path:
