@@ -16,8 +16,8 @@ first of these paths that applies:
    ``run`` then uses ``greenback.await_``: the coroutine is awaited by that same task, on that
    same loop, however deep in sync code we are (async view -> ``current_user`` -> sync
    ``user_loader`` -> ``run`` nests). Measured on a 2-core machine with the template's
-   ``bench/bridge_cost.py``: about 4 µs a call, against about 80 µs for a hop to another
-   thread's loop and about 600 µs for asgiref's ``async_to_sync``.
+   ``bench/bridge_cost.py``: about 4 µs a call, against 80-300 µs for a hop to another
+   thread's loop and 600-1000 µs for asgiref's ``async_to_sync``.
 2. **In a worker thread of the server.** A sync view may block (``time.sleep``, a sync
    driver), and blocking the loop would stall every other request, so sync views run in a
    thread pool (:meth:`LoopFlask.ensure_sync`). Code in that thread that needs a coroutine
