@@ -25,7 +25,7 @@ import textwrap
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 from cookiecutter.main import cookiecutter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,8 +76,8 @@ async def upstream_server(port: int, writers: set[asyncio.StreamWriter]) -> asyn
 async def measure(url: str, upstream_port: int) -> tuple[float, list[int], list[int]]:
     writers: set[asyncio.StreamWriter] = set()
     server = await upstream_server(upstream_port, writers)
-    limits = httpx.Limits(max_connections=100)
-    async with server, httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+    limits = httpx2.Limits(max_connections=100)
+    async with server, httpx2.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
         await client.get("/sleep")  # warm up the thread pool
         start = time.perf_counter()
         sleeps = await asyncio.gather(*(client.get("/sleep") for _ in range(10)))
@@ -111,9 +111,9 @@ def main() -> None:
             url = f"http://127.0.0.1:{port}"
             for _ in range(100):
                 try:
-                    httpx.get(f"{url}/healthz")
+                    httpx2.get(f"{url}/healthz")
                     break
-                except httpx.TransportError:
+                except httpx2.TransportError:
                     time.sleep(0.1)
             elapsed, sleeps, upstream = asyncio.run(measure(url, upstream_port))
         finally:

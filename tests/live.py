@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from conftest import run_in_service
 
@@ -55,9 +55,9 @@ class LiveService:
             if self.process.poll() is not None:
                 pytest.fail(f"hypercorn exited early:\n{self.output()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx2.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 time.sleep(0.1)
         pytest.fail(f"hypercorn never answered /healthz:\n{self.output()}")
 

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from live import PASSWORD, LiveService, free_port, live_service
 
@@ -22,7 +22,7 @@ def live(baked_default: Path, tmp_path: Path) -> Iterator[LiveService]:
 
 
 def test_login_me_logout_over_real_http_then_clean_sigterm(live: LiveService) -> None:
-    with httpx.Client(base_url=live.url) as client:
+    with httpx2.Client(base_url=live.url) as client:
         login = client.post("/auth/login", json={"username": "alice", "password": PASSWORD})
         assert login.status_code == 200
         assert login.json()["username"] == "alice"
@@ -37,8 +37,8 @@ def test_login_me_logout_over_real_http_then_clean_sigterm(live: LiveService) ->
 
 def test_fifty_concurrent_upstream_calls_over_real_http(live: LiveService) -> None:
     async def fan_out() -> list[int]:
-        limits = httpx.Limits(max_connections=50)
-        async with httpx.AsyncClient(base_url=live.url, limits=limits, timeout=30) as client:
+        limits = httpx2.Limits(max_connections=50)
+        async with httpx2.AsyncClient(base_url=live.url, limits=limits, timeout=30) as client:
             replies = await asyncio.gather(*(client.get("/upstream") for _ in range(50)))
         return [reply.status_code for reply in replies]
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from asgi_lifespan import LifespanManager
 
@@ -53,25 +53,25 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @asynccontextmanager
-async def served(app: LoopFlask) -> AsyncIterator[httpx.AsyncClient]:
-    """Serve ``app`` through the ASGI entrypoint, lifespan included, to an httpx client."""
+async def served(app: LoopFlask) -> AsyncIterator[httpx2.AsyncClient]:
+    """Serve ``app`` through the ASGI entrypoint, lifespan included, to an httpx2 client."""
     async with (
         LifespanManager(ASGIAdapter(app)) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
+        httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=manager.app), base_url="http://testserver"
         ) as client,
     ):
         yield client
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def client(settings: Settings) -> AsyncIterator[httpx2.AsyncClient]:
     """The default app, served over ASGI with lifespan."""
     async with served(create_app(settings)) as client:
         yield client
 
 
-async def login(client: httpx.AsyncClient, *, remember: bool = False) -> httpx.Response:
+async def login(client: httpx2.AsyncClient, *, remember: bool = False) -> httpx2.Response:
     return await client.post(
         "/auth/login", json={"username": "alice", "password": PASSWORD, "remember": remember}
     )

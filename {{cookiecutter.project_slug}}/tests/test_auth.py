@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 from .conftest import PASSWORD, login
 
 
-async def test_login_me_logout(client: httpx.AsyncClient) -> None:
+async def test_login_me_logout(client: httpx2.AsyncClient) -> None:
     response = await login(client)
     assert response.status_code == 200
     assert response.json() == {"id": 1, "username": "alice"}
@@ -24,7 +24,7 @@ async def test_login_me_logout(client: httpx.AsyncClient) -> None:
     assert after.json()["error"]["status"] == 401
 
 
-async def test_login_with_form_fields(client: httpx.AsyncClient) -> None:
+async def test_login_with_form_fields(client: httpx2.AsyncClient) -> None:
     response = await client.post("/auth/login", data={"username": "alice", "password": PASSWORD})
     assert response.status_code == 200
     assert response.json()["username"] == "alice"
@@ -35,7 +35,7 @@ async def test_login_with_form_fields(client: httpx.AsyncClient) -> None:
     ("username", "password"), [("alice", "wrong password!"), ("nobody", PASSWORD)]
 )
 async def test_wrong_credentials_get_the_same_401(
-    client: httpx.AsyncClient, username: str, password: str
+    client: httpx2.AsyncClient, username: str, password: str
 ) -> None:
     response = await client.post("/auth/login", json={"username": username, "password": password})
     assert response.status_code == 401
@@ -43,13 +43,13 @@ async def test_wrong_credentials_get_the_same_401(
     assert "session" not in response.cookies
 
 
-async def test_anonymous_json_client_gets_401(client: httpx.AsyncClient) -> None:
+async def test_anonymous_json_client_gets_401(client: httpx2.AsyncClient) -> None:
     response = await client.get("/auth/me", headers={"Accept": "application/json"})
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/json"
 
 
-async def test_browser_is_redirected_to_the_login_page(client: httpx.AsyncClient) -> None:
+async def test_browser_is_redirected_to_the_login_page(client: httpx2.AsyncClient) -> None:
     response = await client.get("/auth/me", headers={"Accept": "text/html,*/*;q=0.8"})
     assert response.status_code == 302
     assert response.headers["location"] == "/auth/login?next=/auth/me"
@@ -60,7 +60,7 @@ async def test_browser_is_redirected_to_the_login_page(client: httpx.AsyncClient
 
 
 async def test_remember_me_restores_the_login_without_a_session(
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
 ) -> None:
     response = await login(client, remember=True)
     remember = response.cookies["remember"]
@@ -71,5 +71,5 @@ async def test_remember_me_restores_the_login_without_a_session(
     assert me.json()["username"] == "alice"
 
 
-async def test_logout_when_anonymous_is_harmless(client: httpx.AsyncClient) -> None:
+async def test_logout_when_anonymous_is_harmless(client: httpx2.AsyncClient) -> None:
     assert (await client.post("/auth/logout")).status_code == 204

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 from flask.typing import ResponseReturnValue
 
@@ -26,7 +26,7 @@ from .conftest import served
     ],
 )
 async def test_malformed_login_requests(
-    client: httpx.AsyncClient, content: bytes, content_type: str, status: int
+    client: httpx2.AsyncClient, content: bytes, content_type: str, status: int
 ) -> None:
     response = await client.post(
         "/auth/login", content=content, headers={"Content-Type": content_type}
@@ -36,14 +36,14 @@ async def test_malformed_login_requests(
     assert response.json()["error"]["status"] == status
 
 
-async def test_validation_errors_do_not_echo_the_password(client: httpx.AsyncClient) -> None:
+async def test_validation_errors_do_not_echo_the_password(client: httpx2.AsyncClient) -> None:
     response = await client.post("/auth/login", json={"username": 7, "password": "hunter2-secret"})
     assert response.status_code == 422
     assert "hunter2-secret" not in response.text
     assert response.json()["error"]["fields"][0]["loc"] == ["username"]
 
 
-async def test_oversized_body_is_413_before_it_is_read(client: httpx.AsyncClient) -> None:
+async def test_oversized_body_is_413_before_it_is_read(client: httpx2.AsyncClient) -> None:
     response = await client.post(
         "/auth/login",
         content=b"x" * (1024 * 1024 + 1),
@@ -57,7 +57,7 @@ async def test_oversized_body_is_413_before_it_is_read(client: httpx.AsyncClient
     ("method", "path", "status"), [("GET", "/nope", 404), ("DELETE", "/auth/me", 405)]
 )
 async def test_routing_errors_are_json(
-    client: httpx.AsyncClient, method: str, path: str, status: int
+    client: httpx2.AsyncClient, method: str, path: str, status: int
 ) -> None:
     response = await client.request(method, path)
     assert response.status_code == status

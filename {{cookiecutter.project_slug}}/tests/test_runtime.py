@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
-from flask import jsonify
+from flask import jsonify, stream_with_context
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from {{ cookiecutter.package_name }} import create_app
+from {{ cookiecutter.package_name }} import create_app, runtime
 from {{ cookiecutter.package_name }}.resources import EXTENSION_KEY
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.sql_store import SQLUserStore
@@ -65,23 +66,23 @@ async def test_view_lookup_and_shared_client_share_one_loop_across_requests(
     lookup_loops: list[int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    created: list[httpx.AsyncClient] = []
+    created: list[httpx2.AsyncClient] = []
     send_loops: list[int] = []
-    original_init = httpx.AsyncClient.__init__
-    original_send = httpx.AsyncClient.send
+    original_init = httpx2.AsyncClient.__init__
+    original_send = httpx2.AsyncClient.send
 
-    def counting_init(self: httpx.AsyncClient, *args: Any, **kwargs: Any) -> None:
+    def counting_init(self: httpx2.AsyncClient, *args: Any, **kwargs: Any) -> None:
         created.append(self)
         original_init(self, *args, **kwargs)
 
-    async def spying_send(self: httpx.AsyncClient, *args: Any, **kwargs: Any) -> httpx.Response:
+    async def spying_send(self: httpx2.AsyncClient, *args: Any, **kwargs: Any) -> httpx2.Response:
         if self in created[:1]:  # the app's client, built first, at lifespan startup
             send_loops.append(id(asyncio.get_running_loop()))
         return await original_send(self, *args, **kwargs)
 
     app = create_app(settings.model_copy(update={"upstream_url": upstream + "/"}))
-    monkeypatch.setattr(httpx.AsyncClient, "__init__", counting_init)
-    monkeypatch.setattr(httpx.AsyncClient, "send", spying_send)
+    monkeypatch.setattr(httpx2.AsyncClient, "__init__", counting_init)
+    monkeypatch.setattr(httpx2.AsyncClient, "send", spying_send)
     async with served(app) as client:
         shared = app.extensions[EXTENSION_KEY].http
         await login(client)
@@ -166,3 +167,34 @@ def test_run_refuses_to_deadlock_inside_a_bare_event_loop() -> None:
     assert runtime.run(answer()) == 42
     with pytest.raises(RuntimeError, match="await it instead"):
         asyncio.run(misuse())
+
+
+async def test_streamed_and_empty_bodies_arrive_whole(settings: Settings) -> None:
+    app = create_app(settings)
+
+    @app.get("/stream")
+    def stream() -> ResponseReturnValue:
+        def chunks() -> Iterator[str]:
+            for n in range(3):
+                # Generator code runs while the response is sent; it may still await.
+                yield runtime.run(_echo(f"part {n};"))
+
+        return app.response_class(stream_with_context(chunks()), mimetype="text/plain")
+
+    @app.get("/empty")
+    async def empty() -> ResponseReturnValue:
+        return "", 204
+
+    async with served(app) as client:
+        streamed = await client.get("/stream")
+        nothing = await client.get("/empty")
+        head = await client.head("/healthz")
+    assert streamed.status_code == 200
+    assert streamed.text == "part 0;part 1;part 2;"
+    assert (nothing.status_code, nothing.content) == (204, b"")
+    assert (head.status_code, head.content) == (200, b"")
+
+
+async def _echo(text: str) -> str:
+    await asyncio.sleep(0)
+    return text

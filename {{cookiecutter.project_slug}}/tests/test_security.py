@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from flask import jsonify, session
 from flask.typing import ResponseReturnValue
@@ -18,7 +18,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from .conftest import PASSWORD, login, served
 
 
-async def test_cookies_are_httponly_and_samesite(client: httpx.AsyncClient) -> None:
+async def test_cookies_are_httponly_and_samesite(client: httpx2.AsyncClient) -> None:
     response = await login(client, remember=True)
     cookies = response.headers.get_list("set-cookie")
     assert len(cookies) == 2
@@ -37,7 +37,7 @@ async def test_production_cookies_are_secure_and_host_prefixed(settings: Setting
     assert response.headers["strict-transport-security"].startswith("max-age=")
 
 
-async def test_captured_cookies_stop_working_after_logout(client: httpx.AsyncClient) -> None:
+async def test_captured_cookies_stop_working_after_logout(client: httpx2.AsyncClient) -> None:
     await login(client, remember=True)
     captured = dict(client.cookies)
     assert (await client.post("/auth/logout")).status_code == 204
@@ -78,7 +78,7 @@ async def test_session_keys_planted_before_login_do_not_survive_it(settings: Set
     ],
 )
 async def test_cross_site_posts_are_refused(
-    client: httpx.AsyncClient, headers: dict[str, str]
+    client: httpx2.AsyncClient, headers: dict[str, str]
 ) -> None:
     response = await client.post(
         "/auth/login", data={"username": "alice", "password": PASSWORD}, headers=headers
@@ -98,7 +98,7 @@ async def test_cross_site_posts_are_refused(
     ],
 )
 async def test_same_origin_and_non_browser_posts_pass(
-    client: httpx.AsyncClient, headers: dict[str, str]
+    client: httpx2.AsyncClient, headers: dict[str, str]
 ) -> None:
     response = await client.post(
         "/auth/login", json={"username": "alice", "password": PASSWORD}, headers=headers
@@ -144,7 +144,7 @@ def test_only_local_redirect_targets_pass(target: str | None, expected: str) -> 
     ],
 )
 async def test_browser_login_redirects_only_to_local_next(
-    client: httpx.AsyncClient, next_value: str, location: str
+    client: httpx2.AsyncClient, next_value: str, location: str
 ) -> None:
     response = await client.post(
         "/auth/login",
@@ -186,7 +186,7 @@ async def test_successful_logins_are_not_throttled(settings: Settings) -> None:
     assert codes == [200] * 4
 
 
-async def test_security_headers(client: httpx.AsyncClient) -> None:
+async def test_security_headers(client: httpx2.AsyncClient) -> None:
     response = await client.get("/auth/login")
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "DENY"

@@ -3,7 +3,7 @@ when it is too slow."""
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 from {{ cookiecutter.package_name }} import create_app
@@ -12,7 +12,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from .conftest import free_port, served
 
 
-async def call(settings: Settings, url: str) -> httpx.Response:
+async def call(settings: Settings, url: str) -> httpx2.Response:
     app = create_app(settings.model_copy(update={"upstream_url": url}))
     async with served(app) as client:
         return await client.get("/upstream")

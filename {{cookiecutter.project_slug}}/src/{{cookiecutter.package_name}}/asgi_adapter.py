@@ -12,9 +12,11 @@ close the shared resources (``resources.py``).
 
 from __future__ import annotations
 
+import functools
 import io
+import itertools
 import sys
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from typing import Any
 
 import structlog
@@ -56,10 +58,25 @@ class ASGIAdapter:
             await _send_simple(send, 413, f"The request body exceeds {limit} bytes.")
             return
         environ = build_environ(scope, body)
-        await runtime.call_with_portal(self._respond, environ, send)
+        status, headers, chunks, rest = await runtime.call_with_portal(self._respond, environ)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        if rest is None:
+            # The usual case: the whole body was ready, so it is sent from here, outside the
+            # portal, which saves a sync -> async round trip per response.
+            await send({"type": "http.response.body", "body": b"".join(chunks)})
+            return
+        # A streamed body: iterating it runs app code, which may need the portal (runtime.run).
+        await runtime.call_with_portal(self._stream, send, chunks, rest)
 
-    def _respond(self, environ: dict[str, Any], send: Send) -> None:
-        """Run Flask (sync, inside the portal) and stream its response to ``send``."""
+    def _respond(
+        self, environ: dict[str, Any]
+    ) -> tuple[int, list[tuple[bytes, bytes]], list[bytes], Iterator[bytes] | None]:
+        """Run Flask (sync, inside the portal) and return its response.
+
+        Returns the status, the headers, the first chunks of the body and, for a body that
+        has more to come (a generator), the iterator still to be drained; ``None`` once the
+        body is complete, after closing it as WSGI requires.
+        """
         head: dict[str, Any] = {}
 
         def start_response(
@@ -72,11 +89,28 @@ class ASGIAdapter:
             return _no_write
 
         body: Iterable[bytes] = self.app.wsgi_app(environ, start_response)
+        iterator = iter(body)
         try:
-            runtime.run(_send_body(send, head, body))
+            first = next(iterator, None)
+            # WSGI calls start_response before it yields anything, so the head is known now.
+            chunks = [] if first is None else [first]
+            if first is not None and not isinstance(body, list | tuple):
+                # One chunk is usual; a second one means a stream.
+                second = next(iterator, None)
+                if second is not None:
+                    return head["status"], head["headers"], [first, second], iterator
+        except BaseException:
+            _close(body)
+            raise
+        _close(body)
+        return head["status"], head["headers"], chunks, None
+
+    def _stream(self, send: Send, chunks: list[bytes], rest: Iterator[bytes]) -> None:
+        """Send a streamed body chunk by chunk, from inside the portal, then close it."""
+        try:
+            runtime.run(_send_stream(send, chunks, rest))
         finally:
-            if hasattr(body, "close"):
-                body.close()
+            _close(rest)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -126,23 +160,20 @@ async def _read_body(scope: Scope, receive: Receive, limit: int | None) -> bytes
     return b"".join(chunks)
 
 
-async def _send_body(send: Send, head: dict[str, Any], chunks: Iterable[bytes]) -> None:
-    """Send the response; each chunk is held back one step so the last one is marked final."""
-    iterator = iter(chunks)
-    chunk = next(iterator, None)
-    # WSGI calls start_response before it yields anything, so the head is known by now.
-    await send(
-        {"type": "http.response.start", "status": head["status"], "headers": head["headers"]}
-    )
-    if chunk is None:
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-        return
-    while chunk is not None:
-        following = next(iterator, None)
-        await send(
-            {"type": "http.response.body", "body": chunk, "more_body": following is not None}
-        )
-        chunk = following
+async def _send_stream(send: Send, chunks: list[bytes], rest: Iterator[bytes]) -> None:
+    """Send ``chunks`` then ``rest``, each held back a step so that the last is marked final."""
+    previous: bytes | None = None
+    for chunk in itertools.chain(chunks, rest):
+        if previous is not None:
+            await send({"type": "http.response.body", "body": previous, "more_body": True})
+        previous = chunk
+    await send({"type": "http.response.body", "body": previous or b"", "more_body": False})
+
+
+def _close(body: object) -> None:
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
 
 
 async def _send_simple(send: Send, status: int, message: str) -> None:
@@ -190,18 +221,26 @@ def build_environ(scope: Scope, body: bytes) -> dict[str, Any]:
         "wsgi.run_once": False,
     }
     for raw_name, raw_value in scope["headers"]:
-        name = bytes(raw_name).decode("latin-1").lower()
-        if "_" in name:
+        key = _environ_key(bytes(raw_name))
+        if key is None:
             continue
         value = bytes(raw_value).decode("latin-1")
-        if name == "content-length":
-            key = "CONTENT_LENGTH"
-        elif name == "content-type":
-            key = "CONTENT_TYPE"
-        else:
-            key = "HTTP_" + name.upper().replace("-", "_")
         if key in environ:
             separator = "; " if key == "HTTP_COOKIE" else ","
             value = environ[key] + separator + value
         environ[key] = value
     return environ
+
+
+@functools.lru_cache(maxsize=512)
+def _environ_key(raw_name: bytes) -> str | None:
+    """``content-type`` -> ``CONTENT_TYPE``, ``x-id`` -> ``HTTP_X_ID``; ``None`` to drop it.
+
+    Cached: clients send the same few header names on every request.
+    """
+    name = raw_name.decode("latin-1").lower()
+    if "_" in name:
+        return None
+    if name in ("content-length", "content-type"):
+        return name.upper().replace("-", "_")
+    return "HTTP_" + name.upper().replace("-", "_")

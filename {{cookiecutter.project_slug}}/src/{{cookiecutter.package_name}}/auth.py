@@ -8,8 +8,6 @@ before an async view starts, or inside an async view (where ``asyncio.run`` woul
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,8 +24,6 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_limiter import Limiter, RateLimitExceeded
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_login import login_required as _login_required
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -35,7 +31,7 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from . import runtime
 from .errors import json_error
-from .resources import user_store
+from .resources import login_throttle, user_store
 from .security import safe_redirect_target
 from .users import PASSWORD_MAX_LENGTH, USERNAME_MAX_LENGTH, User, normalize_username
 
@@ -46,7 +42,6 @@ login_required: Callable[[F], F] = _login_required
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 login_manager = LoginManager()
-limiter = Limiter(key_func=get_remote_address)
 
 
 class SessionUser:
@@ -123,7 +118,7 @@ def _login_rate_key() -> str:
     fields: Any = request.get_json(silent=True) if request.is_json else request.form
     username = fields.get("username") if isinstance(fields, dict) else None
     account = normalize_username(username) if isinstance(username, str) else ""
-    return f"{get_remote_address()}|{account}"
+    return f"{request.remote_addr or ''}|{account}"
 
 
 @bp.get("/login")
@@ -132,12 +127,12 @@ def login_page() -> str:
 
 
 @bp.post("/login")
-@limiter.limit(
-    lambda: current_app.config["LOGIN_RATE_LIMIT"],
-    key_func=_login_rate_key,
-    deduct_when=lambda response: response.status_code == 401,
-)
 async def login() -> ResponseReturnValue:
+    throttle, rate_key = login_throttle(), _login_rate_key()
+    if (wait := await throttle.retry_after(rate_key)) is not None:
+        response = json_error(429, "Too many failed logins; try again later.")
+        response.headers["Retry-After"] = str(wait)
+        return response
     try:
         credentials = LoginRequest.model_validate(_login_fields())
     except ValidationError as error:
@@ -146,6 +141,7 @@ async def login() -> ResponseReturnValue:
     store = user_store()
     user = await store.authenticate(normalize_username(credentials.username), credentials.password)
     if user is None:
+        await throttle.failed(rate_key)  # only failures count: users may log in often
         return json_error(401, "Wrong username or password.")
     lifetime = current_app.config[
         "REMEMBER_COOKIE_DURATION" if credentials.remember else "SESSION_LIFETIME"
@@ -174,17 +170,8 @@ async def me() -> Response:
     return jsonify(id=current_user.id, username=current_user.username)
 
 
-def _too_many_attempts(error: RateLimitExceeded) -> Response:
-    response = json_error(429, "Too many failed logins; try again later.")
-    if (limit := limiter.current_limit) is not None:
-        response.headers["Retry-After"] = str(max(1, math.ceil(limit.reset_at - time.time())))
-    return response
-
-
 def init_app(app: Flask) -> None:
     login_manager.user_loader(load_user)
     login_manager.unauthorized_handler(unauthorized)
     login_manager.init_app(app)
-    limiter.init_app(app)
-    app.register_error_handler(RateLimitExceeded, _too_many_attempts)
     app.register_blueprint(bp)

@@ -45,4 +45,4 @@ def configure_logging(log_format: str, *, debug: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     # One INFO line per outgoing request is noise at any volume worth serving.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)

@@ -1,7 +1,7 @@
 """The long-lived async clients one worker process shares: the user store and an HTTP client.
 
 They are opened once, at ASGI lifespan startup, on Hypercorn's loop, and closed at shutdown;
-every request then reuses them (an ``httpx.AsyncClient`` costs ~37 ms of CPU to build, and a
+every request then reuses them (an ``httpx2.AsyncClient`` costs ~37 ms of CPU to build, and a
 database pool is only a pool if it outlives a request). Both are bound to the loop they first
 run on, which is why ``runtime.py`` makes sure all coroutines run on that one loop.
 
@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import threading
 
-import httpx
+import httpx2
 from flask import current_app
 
 from .settings import Settings
 from .sql_store import SQLUserStore, create_engine
+from .throttle import LoginThrottle
 from .users import UserStore
 
 EXTENSION_KEY = "{{ cookiecutter.package_name }}.resources"
@@ -30,8 +31,12 @@ class Resources:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._store: UserStore | None = None
-        self._http: httpx.AsyncClient | None = None
+        self._http: httpx2.AsyncClient | None = None
         self._lock = threading.Lock()
+        #: Failed-login counters; in memory per worker unless the storage URI names Redis.
+        self.login_throttle = LoginThrottle(
+            settings.login_rate_limit, settings.rate_limit_storage_uri
+        )
 
     def open(self) -> None:
         """Create both clients for a server: a pooled engine and the HTTP client.
@@ -46,13 +51,13 @@ class Resources:
     def _new_store(self, *, pooled: bool) -> UserStore:
         return SQLUserStore(create_engine(self.settings, pooled=pooled))
 
-    def _new_http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            timeout=httpx.Timeout(
+    def _new_http(self) -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(
+            timeout=httpx2.Timeout(
                 self.settings.upstream_read_timeout,
                 connect=self.settings.upstream_connect_timeout,
             ),
-            limits=httpx.Limits(
+            limits=httpx2.Limits(
                 max_connections=self.settings.upstream_max_connections,
                 max_keepalive_connections=self.settings.upstream_max_connections,
             ),
@@ -75,7 +80,7 @@ class Resources:
             return self._store
 
     @property
-    def http(self) -> httpx.AsyncClient:
+    def http(self) -> httpx2.AsyncClient:
         """The shared HTTP client; without a server, made on first use."""
         with self._lock:
             self._http = self._http or self._new_http()
@@ -92,5 +97,9 @@ def user_store() -> UserStore:
     return resources().store
 
 
-def http_client() -> httpx.AsyncClient:
+def http_client() -> httpx2.AsyncClient:
     return resources().http
+
+
+def login_throttle() -> LoginThrottle:
+    return resources().login_throttle

@@ -3,7 +3,7 @@
 Flask calls views, hooks and extension callbacks synchronously. Stock Flask turns an ``async
 def`` view into a sync call with asgiref's ``async_to_sync``, which runs every coroutine on a
 brand-new event loop in a brand-new thread. A client or pool opened once and shared (an
-``httpx.AsyncClient``, an SQLAlchemy async engine) is bound to the loop it first ran on, so
+``httpx2.AsyncClient``, an SQLAlchemy async engine) is bound to the loop it first ran on, so
 sharing it across those throwaway loops fails with "Event loop is closed" or "attached to a
 different loop", and Flask-Login's sync ``user_loader`` cannot await an async store at all.
 
@@ -34,6 +34,7 @@ import asyncio
 import functools
 import inspect
 import threading
+import weakref
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar, copy_context
@@ -117,7 +118,12 @@ class LoopFlask(Flask):
         self.sync_view_executor = ThreadPoolExecutor(
             max_workers=sync_view_threads, thread_name_prefix="sync-view"
         )
-        self._runs_on_loop: dict[Callable[..., Any], bool] = {}
+        #: What ``ensure_sync`` decided per function: Flask calls it for every hook and view on
+        #: every request, and deciding once saves the ``inspect`` and ``functools.wraps`` work.
+        #: Weak keys: a class-based view's bound methods are new objects on every request.
+        self._wrappers: weakref.WeakKeyDictionary[Callable[..., Any], Callable[..., Any] | None]
+        self._wrappers = weakref.WeakKeyDictionary()
+        self._blocking_views: set[Callable[..., Any]] = set()
         #: Coroutine functions the ASGI adapter awaits at lifespan startup and shutdown.
         self.startup_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self.shutdown_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []
@@ -130,28 +136,38 @@ class LoopFlask(Flask):
         return call
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        if inspect.iscoroutinefunction(func):
-            return self.async_to_sync(func)
-        if on_server_loop() and self._is_sync_view(func):
+        try:
+            wrapper = self._wrappers[func]
+        except KeyError:
+            wrapper = self._wrappers[func] = self._wrapper(func)
+        except TypeError:  # not weakly referenceable (a builtin, say): decide every time
+            wrapper = self._wrapper(func)
+        if wrapper is not None:
+            return wrapper
+        if func in self._blocking_views and on_server_loop() and self._is_endpoint(func):
             return functools.partial(self._call_in_thread, func)
         return func
 
-    def _is_sync_view(self, func: Callable[..., Any]) -> bool:
-        """Whether ``func`` is the endpoint being dispatched and its own code is sync.
+    def _wrapper(self, func: Callable[..., Any]) -> Callable[..., Any] | None:
+        """The sync wrapper of a coroutine function, or ``None`` if ``func`` is sync already.
 
-        Decorators such as ``login_required`` are sync wrappers around the real view; what
-        decides is the innermost function. An async view stays on the loop, wrappers and all.
-        Hooks and error handlers are expected not to block and stay on the loop.
+        A sync function registered as a view is noted as one that may block, unless its
+        innermost function is async: decorators such as ``login_required`` are sync wrappers
+        around the real view, and an async view stays on the loop, wrappers and all. Hooks and
+        error handlers are expected not to block and stay on the loop.
         """
+        if inspect.iscoroutinefunction(func):
+            return self.async_to_sync(func)
+        is_view = any(view is func for view in self.view_functions.values())
+        if is_view and not inspect.iscoroutinefunction(inspect.unwrap(func)):
+            self._blocking_views.add(func)
+        return None
+
+    def _is_endpoint(self, func: Callable[..., Any]) -> bool:
+        """Whether ``func`` is the view being dispatched, not called in some other role."""
         if not has_request_context() or request.url_rule is None:
             return False
-        if self.view_functions.get(request.url_rule.endpoint) is not func:
-            return False
-        runs_on_loop = self._runs_on_loop.get(func)
-        if runs_on_loop is None:
-            runs_on_loop = inspect.iscoroutinefunction(inspect.unwrap(func))
-            self._runs_on_loop[func] = runs_on_loop
-        return not runs_on_loop
+        return self.view_functions.get(request.url_rule.endpoint) is func
 
     def _call_in_thread(self, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run a sync view in the pool; the request context travels with the copied context."""

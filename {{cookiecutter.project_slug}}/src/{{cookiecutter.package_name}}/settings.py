@@ -65,9 +65,10 @@ class Settings(BaseSettings):
     #: How long a login lasts without "remember me", and with it.
     session_lifetime: timedelta = timedelta(hours=12)
     remember_lifetime: timedelta = timedelta(days=14)
-    #: Failed logins allowed per client address and username (Flask-Limiter syntax).
+    #: Failed logins allowed per client address and username (``limits`` syntax).
     login_rate_limit: str = "10 per minute"
-    #: Where rate-limit counters live: ``memory://`` per process, ``redis://host:6379`` shared.
+    #: Where failed-login counters live: ``memory://`` per worker process, or ``redis://host:6379``
+    #: shared by all (install ``limits[async-redis]`` for that).
     rate_limit_storage_uri: str = "memory://"
 
     #: Other origins (``https://app.example.com``) allowed to send state-changing requests.
@@ -113,9 +114,6 @@ class Settings(BaseSettings):
             "SESSION_LIFETIME": self.session_lifetime,
             "READINESS_TIMEOUT": self.readiness_timeout,
             "UPSTREAM_URL": self.upstream_url,
-            "LOGIN_RATE_LIMIT": self.login_rate_limit,
-            "RATELIMIT_STORAGE_URI": self.rate_limit_storage_uri,
-            "RATELIMIT_HEADERS_ENABLED": False,
         }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 from flask import Blueprint, Response, current_app, jsonify
 
 from .errors import json_error
@@ -24,9 +24,9 @@ async def call_upstream() -> Response:
     url: str = current_app.config["UPSTREAM_URL"]
     try:
         reply = await http_client().get(url)
-    except httpx.TimeoutException:
+    except httpx2.TimeoutException:
         return json_error(504, "The upstream service did not answer in time.")
-    except httpx.HTTPError:
+    except httpx2.HTTPError:
         return json_error(502, "The upstream service could not be reached.")
     if reply.status_code >= 500:
         return json_error(502, "The upstream service failed.", upstream_status=reply.status_code)
