@@ -1,0 +1,51 @@
+"""What the two reference apps share: request validation and the example upstream call.
+
+Kept framework-free so that Quart and stock Flask run exactly the same code around their
+frameworks, and both answer exactly what the baked service answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+from my_service.security import SECURITY_HEADERS
+from pydantic import BaseModel, Field
+from werkzeug.datastructures import Headers
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=1024)
+    remember: bool = False
+
+
+def add_security_headers(headers: Headers, path: str) -> None:
+    """The headers the baked service adds to every response (both frameworks use Werkzeug's)."""
+    for name, value in SECURITY_HEADERS:
+        if name not in headers:
+            headers[name] = value
+    if path.startswith("/auth") and "Cache-Control" not in headers:
+        headers["Cache-Control"] = "no-store"
+
+
+def error_body(status: int, title: str, detail: str) -> dict[str, Any]:
+    return {"error": {"status": status, "title": title, "detail": detail}}
+
+
+async def fetch_upstream(client: httpx2.AsyncClient, url: str) -> tuple[dict[str, Any], int]:
+    """The baked ``GET /upstream``: the upstream's JSON, or 502/504 as a JSON error."""
+    try:
+        reply = await client.get(url)
+    except httpx2.TimeoutException:
+        detail = "The upstream service did not answer in time."
+        return error_body(504, "Gateway Timeout", detail), 504
+    except httpx2.HTTPError:
+        return error_body(502, "Bad Gateway", "The upstream service could not be reached."), 502
+    if reply.status_code >= 500:
+        return error_body(502, "Bad Gateway", "The upstream service failed."), 502
+    try:
+        payload: Any = reply.json()
+    except ValueError:
+        return error_body(502, "Bad Gateway", "The upstream service did not answer with JSON."), 502
+    return {"upstream_status": reply.status_code, "upstream": payload}, 200

@@ -1,0 +1,79 @@
+"""The benchmark harness (bench/): its stand-in upstream, and one short end-to-end run.
+
+Numbers are not asserted: this machine is shared and noisy, and timings belong in the
+harness's output, not in pass/fail. What is asserted is what makes the comparison fair: every
+variant answers every cell with the same JSON, under load, and the results are written.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+from live import free_port
+
+BENCH = REPO_ROOT / "bench"
+
+
+@pytest.fixture
+def upstream() -> Iterator[int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(BENCH / "upstream_server.py"), str(port), "0.2"],
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert b"upstream: 127.0.0.1" in process.stdout.readline()  # listening
+    yield port
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_upstream_answers_pipelined_requests_after_its_delay(upstream: int) -> None:
+    request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", upstream), timeout=10) as sock:
+        started = time.monotonic()
+        sock.sendall(request * 2)  # two requests on one keep-alive connection, pipelined
+        received = b""
+        while received.count(b"HTTP/1.1 200 OK") < 2 or not received.endswith(b"}"):
+            received += sock.recv(4096)
+        elapsed = time.monotonic() - started
+    assert elapsed >= 0.2  # the delay is applied (a lower bound, not a speed threshold)
+    head, _, rest = received.partition(b"\r\n\r\n")
+    assert b"content-length: 11" in head
+    assert rest.startswith(b'{"ok":true}HTTP/1.1 200 OK')
+
+
+def test_harness_runs_all_variants_on_equal_answers(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "run.py"),
+            "--runs=1",
+            "--duration=1",
+            "--warmup=1",
+            "--cells=json,up10,me",
+            f"--results={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "ratios: baked/quart" in result.stdout
+    (written,) = tmp_path.glob("*.json")
+    table = json.loads(written.read_text())["table"]
+    assert set(table) == {"json", "up10", "me"}
+    for cell in table.values():
+        for variant in ("baked", "quart", "stock"):
+            assert cell[variant]["rps"] > 0, (variant, cell)
+        assert cell["baked"]["errors"] == 0
+    assert "baked/limit" in table["up10"]
