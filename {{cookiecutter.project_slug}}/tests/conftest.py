@@ -87,7 +87,8 @@ def free_port() -> int:
 @pytest.fixture
 async def upstream() -> AsyncIterator[str]:
     """A real HTTP/1.1 server on 127.0.0.1 (keep-alive): ``/`` answers JSON, ``/slow`` after
-    one second, ``/fail`` with 500 and ``/text`` with non-JSON. Yields its base URL."""
+    one second, ``/fail`` with 500, ``/text`` with non-JSON, and ``/close`` answers JSON and
+    then closes the connection it kept alive. Yields its base URL."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -105,6 +106,8 @@ async def upstream() -> AsyncIterator[str]:
                     + body
                 )
                 await writer.drain()
+                if path == "/close":
+                    break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:

@@ -3,6 +3,8 @@ when it is too slow."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx2
 import pytest
 
@@ -22,6 +24,20 @@ async def test_upstream_answer_is_passed_on(settings: Settings, upstream: str) -
     response = await call(settings, upstream + "/hello")
     assert response.status_code == 200
     assert response.json() == {"upstream_status": 200, "upstream": {"path": "/hello"}}
+
+
+async def test_connections_the_upstream_closed_are_not_reused(
+    settings: Settings, upstream: str
+) -> None:
+    # The upstream closes each kept-alive connection after answering; the pool must notice
+    # (http_client.py's cheap idle check) and open a new one instead of failing with 502.
+    app = create_app(settings.model_copy(update={"upstream_url": upstream + "/close"}))
+    async with served(app) as client:
+        statuses = []
+        for _ in range(3):
+            statuses.append((await client.get("/upstream")).status_code)
+            await asyncio.sleep(0.05)  # let the server's close arrive
+    assert statuses == [200, 200, 200]
 
 
 async def test_upstream_down_is_502(settings: Settings) -> None:

@@ -17,6 +17,7 @@ import threading
 import httpx2
 from flask import current_app
 
+from .http_client import new_client
 from .settings import Settings
 from .sql_store import SQLUserStore, create_engine
 from .throttle import LoginThrottle
@@ -52,15 +53,13 @@ class Resources:
         return SQLUserStore(create_engine(self.settings, pooled=pooled))
 
     def _new_http(self) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(
+        return new_client(
             timeout=httpx2.Timeout(
                 self.settings.upstream_read_timeout,
                 connect=self.settings.upstream_connect_timeout,
             ),
-            limits=httpx2.Limits(
-                max_connections=self.settings.upstream_max_connections,
-                max_keepalive_connections=self.settings.upstream_max_connections,
-            ),
+            max_connections=self.settings.upstream_max_connections,
+            keepalive=self.settings.upstream_max_connections,
         )
 
     async def aclose(self) -> None:
