@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import httpx2
@@ -185,12 +185,24 @@ async def test_streamed_and_empty_bodies_arrive_whole(settings: Settings) -> Non
     async def empty() -> ResponseReturnValue:
         return "", 204
 
+    flask_wsgi_app = app.wsgi_app
+
+    def middleware(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        # WSGI middleware may answer with a list of chunks instead of an iterator.
+        if environ["PATH_INFO"] == "/list":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"first;", b"second;"]
+        return flask_wsgi_app(environ, start_response)
+
+    app.wsgi_app = middleware  # type: ignore[method-assign]
     async with served(app) as client:
         streamed = await client.get("/stream")
+        listed = await client.get("/list")
         nothing = await client.get("/empty")
         head = await client.head("/healthz")
     assert streamed.status_code == 200
     assert streamed.text == "part 0;part 1;part 2;"
+    assert listed.text == "first;second;"
     assert (nothing.status_code, nothing.content) == (204, b"")
     assert (head.status_code, head.content) == (200, b"")
 

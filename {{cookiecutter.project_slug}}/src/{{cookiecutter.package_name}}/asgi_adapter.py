@@ -89,16 +89,18 @@ class ASGIAdapter:
             return _no_write
 
         body: Iterable[bytes] = self.app.wsgi_app(environ, start_response)
-        iterator = iter(body)
         try:
-            first = next(iterator, None)
-            # WSGI calls start_response before it yields anything, so the head is known now.
-            chunks = [] if first is None else [first]
-            if first is not None and not isinstance(body, list | tuple):
-                # One chunk is usual; a second one means a stream.
-                second = next(iterator, None)
-                if second is not None:
-                    return head["status"], head["headers"], [first, second], iterator
+            if isinstance(body, list | tuple):
+                chunks = list(body)
+            else:
+                # One chunk is usual; a second one means a stream, left for _stream to drain.
+                # WSGI calls start_response before it yields anything, so the head is known
+                # once the first chunk is.
+                iterator = iter(body)
+                chunks = [chunk for chunk in (next(iterator, None),) if chunk is not None]
+                if chunks and (second := next(iterator, None)) is not None:
+                    rest = _then_close(iterator, body)
+                    return head["status"], head["headers"], [chunks[0], second], rest
         except BaseException:
             _close(body)
             raise
@@ -168,6 +170,14 @@ async def _send_stream(send: Send, chunks: list[bytes], rest: Iterator[bytes]) -
             await send({"type": "http.response.body", "body": previous, "more_body": True})
         previous = chunk
     await send({"type": "http.response.body", "body": previous or b"", "more_body": False})
+
+
+def _then_close(iterator: Iterator[bytes], body: object) -> Iterator[bytes]:
+    """The rest of ``iterator``; closes the WSGI ``body`` when done or closed early."""
+    try:
+        yield from iterator
+    finally:
+        _close(body)
 
 
 def _close(body: object) -> None:
