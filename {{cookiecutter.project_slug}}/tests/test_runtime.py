@@ -4,8 +4,10 @@ threads; Flask's test client and CLI still work."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -13,6 +15,7 @@ import httpx2
 import pytest
 from flask import jsonify, stream_with_context
 from flask.typing import ResponseReturnValue
+from flask.views import MethodView
 from flask_login import current_user
 
 from {{ cookiecutter.package_name }} import create_app, runtime
@@ -210,3 +213,24 @@ async def test_streamed_and_empty_bodies_arrive_whole(settings: Settings) -> Non
 async def _echo(text: str) -> str:
     await asyncio.sleep(0)
     return text
+
+
+async def test_class_based_views_are_not_kept_alive(settings: Settings) -> None:
+    # MethodView makes a new instance, and new bound methods, for every request; the runtime's
+    # per-function cache must not hold on to them.
+    app = create_app(settings)
+    instances: weakref.WeakSet[MethodView] = weakref.WeakSet()
+
+    class Probe(MethodView):
+        def __init__(self) -> None:
+            instances.add(self)
+
+        async def get(self) -> ResponseReturnValue:
+            return jsonify(loop=id(asyncio.get_running_loop()))
+
+    app.add_url_rule("/probe", view_func=Probe.as_view("probe"))
+    async with served(app) as client:
+        answers = [(await client.get("/probe")).json() for _ in range(5)]
+    gc.collect()
+    assert {a["loop"] for a in answers} == {id(asyncio.get_running_loop())}
+    assert len(instances) == 0

@@ -31,6 +31,7 @@ Nothing else in the service creates event loops or calls ``asyncio.run``.
 from __future__ import annotations
 
 import asyncio
+import enum
 import functools
 import inspect
 import threading
@@ -106,6 +107,12 @@ def background_loop() -> asyncio.AbstractEventLoop:
         return _background
 
 
+class _Kind(enum.Enum):
+    ASYNC = "async"
+    SYNC_VIEW = "sync view"
+    SYNC = "sync"
+
+
 class LoopFlask(Flask):
     """Flask whose async code runs on the serving loop and whose sync views run in threads.
 
@@ -119,11 +126,11 @@ class LoopFlask(Flask):
             max_workers=sync_view_threads, thread_name_prefix="sync-view"
         )
         #: What ``ensure_sync`` decided per function: Flask calls it for every hook and view on
-        #: every request, and deciding once saves the ``inspect`` and ``functools.wraps`` work.
-        #: Weak keys: a class-based view's bound methods are new objects on every request.
-        self._wrappers: weakref.WeakKeyDictionary[Callable[..., Any], Callable[..., Any] | None]
-        self._wrappers = weakref.WeakKeyDictionary()
-        self._blocking_views: set[Callable[..., Any]] = set()
+        #: every request, and deciding once saves the ``inspect`` work. Weak keys, and values
+        #: that do not refer to them: a class-based view's bound methods are new objects on
+        #: every request and must not be kept alive here.
+        self._kinds: weakref.WeakKeyDictionary[Callable[..., Any], _Kind]
+        self._kinds = weakref.WeakKeyDictionary()
         #: Coroutine functions the ASGI adapter awaits at lifespan startup and shutdown.
         self.startup_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self.shutdown_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []
@@ -137,31 +144,31 @@ class LoopFlask(Flask):
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         try:
-            wrapper = self._wrappers[func]
+            kind = self._kinds[func]
         except KeyError:
-            wrapper = self._wrappers[func] = self._wrapper(func)
+            kind = self._kinds[func] = self._kind(func)
         except TypeError:  # not weakly referenceable (a builtin, say): decide every time
-            wrapper = self._wrapper(func)
-        if wrapper is not None:
-            return wrapper
-        if func in self._blocking_views and on_server_loop() and self._is_endpoint(func):
+            kind = self._kind(func)
+        if kind is _Kind.ASYNC:
+            return self.async_to_sync(func)
+        if kind is _Kind.SYNC_VIEW and on_server_loop() and self._is_endpoint(func):
             return functools.partial(self._call_in_thread, func)
         return func
 
-    def _wrapper(self, func: Callable[..., Any]) -> Callable[..., Any] | None:
-        """The sync wrapper of a coroutine function, or ``None`` if ``func`` is sync already.
+    def _kind(self, func: Callable[..., Any]) -> _Kind:
+        """Whether ``func`` is async, a sync view that may block, or other sync code.
 
-        A sync function registered as a view is noted as one that may block, unless its
-        innermost function is async: decorators such as ``login_required`` are sync wrappers
-        around the real view, and an async view stays on the loop, wrappers and all. Hooks and
-        error handlers are expected not to block and stay on the loop.
+        What decides for a view is its innermost function: decorators such as
+        ``login_required`` are sync wrappers around the real view, and an async view stays on
+        the loop, wrappers and all. Hooks and error handlers are expected not to block and
+        stay on the loop.
         """
         if inspect.iscoroutinefunction(func):
-            return self.async_to_sync(func)
+            return _Kind.ASYNC
         is_view = any(view is func for view in self.view_functions.values())
         if is_view and not inspect.iscoroutinefunction(inspect.unwrap(func)):
-            self._blocking_views.add(func)
-        return None
+            return _Kind.SYNC_VIEW
+        return _Kind.SYNC
 
     def _is_endpoint(self, func: Callable[..., Any]) -> bool:
         """Whether ``func`` is the view being dispatched, not called in some other role."""
