@@ -97,6 +97,8 @@ def _readable(sock: socket.socket | None) -> bool:
     """True if a read would not block: data, or the end of a connection the server closed."""
     if sock is None or sock.fileno() < 0:
         return True  # as httpcore2 does: treat a vanished socket as closed by the server
+    if not hasattr(select, "poll"):  # Windows
+        return bool(select.select([sock], [], [], 0)[0])
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     return bool(poller.poll(0))
