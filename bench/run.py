@@ -188,8 +188,7 @@ def install(service: Path, venv: Path) -> Path:
         quiet_run([*pip, str(service), *bench_requirements()])
         stamp.write_text(fingerprint)
     # The service itself changes with every edit of the template: always reinstall it.
-    if not os.environ.get("BENCH_NO_REINSTALL"):
-        quiet_run([*pip, "--no-deps", "--force-reinstall", str(service)])
+    quiet_run([*pip, "--no-deps", "--force-reinstall", str(service)])
     return python
 
 
@@ -357,6 +356,15 @@ def wrk(url: str, connections: int, seconds: int, env: dict[str, str]) -> dict[s
     return summary
 
 
+def wrk_env(cell: Cell, cookie: str) -> dict[str, str]:
+    """What wrk_report.lua reads: the cell's method and body, and the cookie if it needs one."""
+    return {
+        "WRK_METHOD": cell.method,
+        "WRK_BODY": cell.body,
+        "WRK_COOKIE": cookie if cell.cookie else "",
+    }
+
+
 def wait_until_idle(processes: list[psutil.Process], timeout: float = 20) -> None:
     """Wait for the worker to finish what the warm-up left in flight.
 
@@ -405,11 +413,7 @@ def measure(
     cookie: str,
     args: argparse.Namespace,
 ) -> Sample:
-    env = {
-        "WRK_METHOD": cell.method,
-        "WRK_BODY": cell.body,
-        "WRK_COOKIE": cookie if cell.cookie else "",
-    }
+    env = wrk_env(cell, cookie)
     wrk(url + cell.path, cell.connections, args.warmup, env)
     processes = tree(server)
     wait_until_idle(processes)
@@ -465,9 +469,7 @@ def profile(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        env = {"WRK_METHOD": cell.method, "WRK_BODY": cell.body}
-        env["WRK_COOKIE"] = cookie if cell.cookie else ""
-        wrk(url + cell.path, cell.connections, args.duration, env)
+        wrk(url + cell.path, cell.connections, args.duration, wrk_env(cell, cookie))
         spy.wait()
         by_function: Counter[str] = Counter()
         by_package: Counter[str] = Counter()

@@ -25,11 +25,11 @@ import httpcore2
 import httpx2
 
 
-def new_client(
-    *, timeout: httpx2.Timeout, max_connections: int, keepalive: int
-) -> httpx2.AsyncClient:
-    """An ``httpx2.AsyncClient`` whose pool holds ``max_connections`` to each origin at most."""
-    limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=keepalive)
+def new_client(*, timeout: httpx2.Timeout, max_connections: int) -> httpx2.AsyncClient:
+    """An ``httpx2.AsyncClient`` with up to ``max_connections``, all kept alive when idle."""
+    limits = httpx2.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
     transport = httpx2.AsyncHTTPTransport(limits=limits)
     pool = transport._pool  # httpx2 builds the pool itself and takes no network backend
     pool._network_backend = CheapProbeBackend()

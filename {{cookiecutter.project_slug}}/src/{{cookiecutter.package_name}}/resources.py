@@ -59,7 +59,6 @@ class Resources:
                 connect=self.settings.upstream_connect_timeout,
             ),
             max_connections=self.settings.upstream_max_connections,
-            keepalive=self.settings.upstream_max_connections,
         )
 
     async def aclose(self) -> None:
