@@ -9,8 +9,10 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator
+from contextvars import Context, ContextVar
 from typing import Any
 
+import greenlet
 import httpx2
 import pytest
 from flask import jsonify, stream_with_context
@@ -234,3 +236,73 @@ async def test_class_based_views_are_not_kept_alive(settings: Settings) -> None:
     gc.collect()
     assert {a["loop"] for a in answers} == {id(asyncio.get_running_loop())}
     assert len(instances) == 0
+
+
+_seen: ContextVar[str] = ContextVar("seen", default="fresh")
+
+
+async def test_reused_portals_run_in_each_tasks_own_context() -> None:
+    # Portals (the greenlets sync code runs in) are reused across requests. A server runs each
+    # request in a task with its own context; a reused portal must see that task's context
+    # variables (Flask's request context lives there), not the previous request's.
+    def mark() -> tuple[str, str]:
+        before = _seen.get()
+        _seen.set("marked")
+        runtime.run(asyncio.sleep(0))  # leave the portal and come back mid-call
+        return before, _seen.get()
+
+    def fail() -> None:
+        runtime.run(asyncio.sleep(0))
+        raise LookupError("boom")
+
+    async def request(func: Any) -> Any:
+        return await runtime.call_with_portal(func)
+
+    def new_task(func: Any) -> asyncio.Task[Any]:
+        return asyncio.get_running_loop().create_task(request(func), context=Context())
+
+    for _ in range(3):
+        assert await new_task(mark) == ("fresh", "marked")
+        with pytest.raises(LookupError, match="boom"):
+            await new_task(fail)
+    together = await asyncio.gather(*(new_task(mark) for _ in range(20)))
+    assert together == [("fresh", "marked")] * 20
+    assert _seen.get() == "fresh"  # nor did anything leak into this task
+
+
+async def test_a_cancelled_call_unwinds_its_sync_code() -> None:
+    # Cancelling the task (a server shutting down, a timeout around it) reaches the coroutine
+    # that sync code is waiting on; the sync code's cleanup runs and the task sees the error.
+    cleaned_up = asyncio.Event()
+    waiting = asyncio.Event()
+
+    def sync_code() -> None:
+        try:
+            runtime.run(_wait_forever(waiting))
+        finally:
+            cleaned_up.set()
+
+    task = asyncio.ensure_future(runtime.call_with_portal(sync_code))
+    await waiting.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert cleaned_up.is_set()
+    # The next call still works, waits included.
+    assert await runtime.call_with_portal(runtime.run, _echo("again")) == "again"
+
+
+async def test_sync_code_in_its_own_greenlet_can_still_run_coroutines() -> None:
+    # Libraries that run sync code in a greenlet of their own (SQLAlchemy's run_sync does)
+    # nest inside the portal; run() there still waits on the request's loop.
+    def in_nested_greenlet() -> str:
+        nested = greenlet.greenlet(lambda: runtime.run(_echo("nested")))
+        answer: str = nested.switch()
+        return answer
+
+    assert await runtime.call_with_portal(in_nested_greenlet) == "nested"
+
+
+async def _wait_forever(started: asyncio.Event) -> None:
+    started.set()
+    await asyncio.Event().wait()

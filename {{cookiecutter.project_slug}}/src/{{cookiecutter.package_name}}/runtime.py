@@ -12,12 +12,18 @@ worker process. ``run(coro)`` is the single way sync code waits for a coroutine;
 first of these paths that applies:
 
 1. **On the server loop.** The ASGI adapter calls Flask's ``wsgi_app`` through
-   :func:`call_with_portal`, which runs it inside the request's task with a greenback portal.
-   ``run`` then uses ``greenback.await_``: the coroutine is awaited by that same task, on that
+   :func:`call_with_portal`, which runs it in a *portal*: a greenlet started from the request's
+   own task. ``run`` then drives the coroutine right there and, each time it has to wait,
+   switches back to the task, which hands the wait to the loop like any ``await`` and
+   switches back in with the result. So the coroutine is awaited by that same task, on that
    same loop, however deep in sync code we are (async view -> ``current_user`` -> sync
-   ``user_loader`` -> ``run`` nests). Measured on a 2-core machine with the template's
-   ``bench/bridge_cost.py``: about 4 µs a call, against 80-300 µs for a hop to another
-   thread's loop and 600-1000 µs for asgiref's ``async_to_sync``.
+   ``user_loader`` -> ``run`` nests). This is greenback's design (greenback.readthedocs.io),
+   kept to the few lines this service needs so that portals can be reused: a fresh greenlet
+   per request costs CPython a new 16 KiB frame stack (an mmap, a page fault and a munmap),
+   which the template's bench measured as the largest cost the bridge added per request.
+   Measured on a 2-core machine with ``bench/bridge_cost.py``: a few µs a call, against
+   80-300 µs for a hop to another thread's loop and 600-1000 µs for asgiref's
+   ``async_to_sync``.
 2. **In a worker thread of the server.** A sync view may block (``time.sleep``, a sync
    driver), and blocking the loop would stall every other request, so sync views run in a
    thread pool (:meth:`LoopFlask.ensure_sync`). Code in that thread that needs a coroutine
@@ -35,13 +41,14 @@ import enum
 import functools
 import inspect
 import threading
+import types
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar, copy_context
 from typing import Any, TypeVar
 
-import greenback
+import greenlet
 from flask import Flask, has_request_context, request
 
 T = TypeVar("T")
@@ -59,8 +66,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     view) needs an async API. Raises :class:`RuntimeError` when called from async code on a
     loop without a portal, where waiting would deadlock: ``await`` the coroutine there instead.
     """
-    if greenback.has_portal():
-        return greenback.await_(coro)
+    if _portal_of(greenlet.getcurrent()) is not None:
+        return _await_in_portal(coro)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -77,22 +84,126 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 async def _with_portal(coro: Coroutine[Any, Any, T]) -> T:
-    await greenback.ensure_portal()
-    return await coro
+    return await _run_in_portal(_await_in_portal, (coro,))
 
 
 async def call_with_portal(func: Callable[..., T], *args: Any) -> T:
     """Call sync ``func(*args)`` on this task so that :func:`run` inside it uses this loop."""
     token = _server_loop.set(asyncio.get_running_loop())
     try:
-        return await greenback.with_portal_run_sync(func, *args)
+        return await _run_in_portal(func, args)
     finally:
         _server_loop.reset(token)
 
 
 def on_server_loop() -> bool:
     """True inside :func:`call_with_portal`, i.e. while serving a request on the event loop."""
-    return greenback.has_portal()
+    return _portal_of(greenlet.getcurrent()) is not None
+
+
+# The portal. Three kinds of message cross between a portal and the task that runs it:
+#   task -> portal   (func, args)    start a call; a parked portal resumes with the next one
+#   portal -> task   (trap, resume)  a coroutine is waiting on `trap` (what it yielded to the
+#                                    loop); yield it from the task and resume greenlet `resume`
+#   task -> portal   (value, error)  what the loop sent back for the trap, or what it threw
+#   portal -> task   _Done           the call returned or raised; the portal parks itself
+
+#: Parked portals kept for reuse, per thread (greenlets cannot change threads). Bounded so that
+#: a burst of concurrent requests does not keep its greenlets (~20 KiB each) for good.
+_MAX_IDLE_PORTALS = 256
+_idle = threading.local()
+
+
+class _Portal(greenlet.greenlet):
+    """A greenlet that runs one sync call at a time for a task, then parks for reuse."""
+
+
+class _Done:
+    """What a call in a portal came to; emptied once read so parked portals hold nothing."""
+
+    __slots__ = ("error", "value")
+
+    def __init__(self, value: Any, error: BaseException | None) -> None:
+        self.value = value
+        self.error = error
+
+
+def _portal_main(func: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    while True:
+        try:
+            done = _Done(func(*args), None)
+        except greenlet.GreenletExit:  # the parked portal is being collected
+            raise
+        except BaseException as error:  # handed to the task, which raises it
+            done = _Done(None, error)
+        del func, args
+        func, args = _task_of(greenlet.getcurrent()).switch(done)
+
+
+def _portal_of(current: greenlet.greenlet | None) -> _Portal | None:
+    """The portal ``current`` runs in, if any: itself, or an ancestor for a nested greenlet."""
+    while current is not None and not isinstance(current, _Portal):
+        current = current.parent
+    return current
+
+
+def _task_of(current: greenlet.greenlet) -> greenlet.greenlet:
+    """The greenlet of the task running the portal that ``current`` is in."""
+    portal = _portal_of(current)
+    if portal is None or portal.parent is None:
+        raise RuntimeError("not inside runtime.call_with_portal()")
+    return portal.parent
+
+
+def _await_in_portal(awaitable: Awaitable[T]) -> T:
+    """``await awaitable`` from sync code in a portal: drive it here, wait in the task."""
+    coro = awaitable if isinstance(awaitable, Coroutine) else _wait_for(awaitable)
+    here = greenlet.getcurrent()
+    task = _task_of(here)
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            # Run the coroutine in this greenlet until it has to wait for the loop; a coroutine
+            # that never waits (a view that just builds a response) costs no switch at all.
+            trap = coro.send(value) if error is None else coro.throw(error)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        value, error = task.switch((trap, here))
+
+
+async def _wait_for(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+@types.coroutine
+def _run_in_portal(func: Callable[..., T], args: tuple[Any, ...]) -> Generator[Any, Any, T]:
+    """Run ``func(*args)`` in a portal, yielding the loop whatever its coroutines wait on."""
+    idle: list[_Portal] = _idle.__dict__.setdefault("portals", [])
+    portal = idle.pop() if idle else _Portal(_portal_main)
+    task = greenlet.getcurrent()
+    portal.parent = task
+    # Sync code in the portal sees (and sets) the task's context variables: Flask's request
+    # context, structlog's bound variables.
+    portal.gr_context = task.gr_context
+    message = portal.switch(func, args)
+    while not isinstance(message, _Done):
+        trap, resume = message
+        try:
+            value = yield trap  # exactly what an `await` in the task would yield to the loop
+        except BaseException as error:  # cancellation, thrown into the waiting coroutine
+            message = resume.switch(None, error)
+        else:
+            message = resume.switch(value, None)
+    portal.gr_context = None
+    if len(idle) < _MAX_IDLE_PORTALS:
+        idle.append(portal)
+    result, failure = message.value, message.error
+    message.value = message.error = None
+    if failure is not None:
+        raise failure
+    return result  # type: ignore[no-any-return]
 
 
 def background_loop() -> asyncio.AbstractEventLoop:
@@ -180,5 +291,4 @@ class LoopFlask(Flask):
         """Run a sync view in the pool; the request context travels with the copied context."""
         loop = asyncio.get_running_loop()
         call = functools.partial(copy_context().run, func, *args, **kwargs)
-        result: T = greenback.await_(loop.run_in_executor(self.sync_view_executor, call))
-        return result
+        return _await_in_portal(loop.run_in_executor(self.sync_view_executor, call))
