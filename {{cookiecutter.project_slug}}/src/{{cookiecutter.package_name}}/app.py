@@ -11,6 +11,7 @@ from .errors import register_error_handlers
 from .logs import configure_logging
 from .resources import EXTENSION_KEY, Resources
 from .runtime import LoopFlask
+from .sessions import CachedSerializerSessionInterface
 from .settings import ENV_PREFIX, Settings
 
 log = structlog.get_logger(__name__)
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None) -> LoopFlask:
     configure_logging(settings.log_format, debug=settings.debug)
     app = LoopFlask(__name__, sync_view_threads=settings.sync_view_threads)
     app.config.update(settings.flask_config())
+    app.session_interface = CachedSerializerSessionInterface()
     if not app.config["SECRET_KEY"]:
         # Only reachable in development (production refuses an empty key in Settings).
         app.config["SECRET_KEY"] = secrets.token_urlsafe(48)
