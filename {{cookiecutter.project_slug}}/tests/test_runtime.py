@@ -292,6 +292,15 @@ async def test_a_cancelled_call_unwinds_its_sync_code() -> None:
     assert await runtime.call_with_portal(runtime.run, _echo("again")) == "again"
 
 
+async def test_greenlet_exit_in_sync_code_is_an_error_not_a_hang() -> None:
+    def exits() -> None:
+        raise greenlet.GreenletExit
+
+    with pytest.raises(RuntimeError, match="GreenletExit"):
+        await runtime.call_with_portal(exits)
+    assert await runtime.call_with_portal(runtime.run, _echo("after")) == "after"
+
+
 async def test_sync_code_in_its_own_greenlet_can_still_run_coroutines() -> None:
     # Libraries that run sync code in a greenlet of their own (SQLAlchemy's run_sync does)
     # nest inside the portal; run() there still waits on the request's loop.

@@ -132,7 +132,7 @@ def _portal_main(func: Callable[..., Any], args: tuple[Any, ...]) -> None:
     while True:
         try:
             done = _Done(func(*args), None)
-        except greenlet.GreenletExit:  # the parked portal is being collected
+        except greenlet.GreenletExit:  # the portal is being collected: let it end
             raise
         except BaseException as error:  # handed to the task, which raises it
             done = _Done(None, error)
@@ -180,7 +180,10 @@ async def _wait_for(awaitable: Awaitable[T]) -> T:
 @types.coroutine
 def _run_in_portal(func: Callable[..., T], args: tuple[Any, ...]) -> Generator[Any, Any, T]:
     """Run ``func(*args)`` in a portal, yielding the loop whatever its coroutines wait on."""
-    idle: list[_Portal] = _idle.__dict__.setdefault("portals", [])
+    try:
+        idle: list[_Portal] = _idle.portals
+    except AttributeError:
+        idle = _idle.portals = []
     portal = idle.pop() if idle else _Portal(_portal_main)
     task = greenlet.getcurrent()
     portal.parent = task
@@ -189,6 +192,8 @@ def _run_in_portal(func: Callable[..., T], args: tuple[Any, ...]) -> Generator[A
     portal.gr_context = task.gr_context
     message = portal.switch(func, args)
     while not isinstance(message, _Done):
+        if portal.dead:  # GreenletExit ends a greenlet instead of being handed over
+            raise RuntimeError("sync code in a portal raised GreenletExit") from message
         trap, resume = message
         try:
             value = yield trap  # exactly what an `await` in the task would yield to the loop
