@@ -8,7 +8,7 @@ import gc
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import Context, ContextVar
 from typing import Any
 
@@ -255,10 +255,10 @@ async def test_reused_portals_run_in_each_tasks_own_context() -> None:
         runtime.run(asyncio.sleep(0))
         raise LookupError("boom")
 
-    async def request(func: Any) -> Any:
+    async def request(func: Callable[[], Any]) -> Any:
         return await runtime.call_with_portal(func)
 
-    def new_task(func: Any) -> asyncio.Task[Any]:
+    def new_task(func: Callable[[], Any]) -> asyncio.Task[Any]:
         return asyncio.get_running_loop().create_task(request(func), context=Context())
 
     for _ in range(3):

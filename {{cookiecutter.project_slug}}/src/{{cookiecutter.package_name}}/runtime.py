@@ -66,7 +66,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     view) needs an async API. Raises :class:`RuntimeError` when called from async code on a
     loop without a portal, where waiting would deadlock: ``await`` the coroutine there instead.
     """
-    if _portal_of(greenlet.getcurrent()) is not None:
+    if on_server_loop():
         return _await_in_portal(coro)
     try:
         asyncio.get_running_loop()
