@@ -101,7 +101,7 @@ def main() -> None:
         env = {
             **os.environ,
             "PYTHONPATH": f"{service / 'src'}{os.pathsep}{service}",
-            "MY_SERVICE_DATABASE_URL": f"sqlite+aiosqlite:///{scratch}/bench.sqlite3",
+            "MY_SERVICE_DATABASE_URL": f"sqlite:///{scratch}/bench.sqlite3",
             "MY_SERVICE_UPSTREAM_URL": f"http://127.0.0.1:{upstream_port}/",
         }
         command = [sys.executable, "-m", "hypercorn", "--config", "hypercorn.toml"]

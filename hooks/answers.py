@@ -60,7 +60,6 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
         "greenlet",
         "sqlalchemy",
         "alembic",
-        "aiosqlite",
         "argon2",
         "pydantic",
         "pydantic_settings",

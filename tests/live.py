@@ -73,7 +73,7 @@ def live_service(
     url = f"http://127.0.0.1:{port or free_port()}"
     env = {
         "MY_SERVICE_ENV": "development",
-        "MY_SERVICE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/users.sqlite3",
+        "MY_SERVICE_DATABASE_URL": f"sqlite:///{tmp_path}/users.sqlite3",
         "MY_SERVICE_SECRET_KEY": secrets.token_urlsafe(48),
         **(env or {}),
     }

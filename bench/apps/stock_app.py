@@ -9,9 +9,10 @@ That dictates two choices a working stock app has to make, both the best one ava
 * The HTTP client cannot be shared (a client bound to one throwaway loop fails on the next
   with "Event loop is closed"), so each request builds its own ``httpx2.AsyncClient``, reusing
   one pre-built SSL context; building the context each time costs ~37 ms of CPU.
-* The engine is unpooled (``NullPool``): a pooled connection is bound to the loop that opened
-  it. The store, tables and queries are the baked service's own, and so is the Flask-Login
-  user class (its ``get_id`` is the server-side login token).
+* The user store is the baked service's own, pooled, with its own threads: its queries run
+  in those threads, so unlike the HTTP client it is bound to no event loop and can be shared.
+  So are its tables and queries, and the Flask-Login user class (its ``get_id`` is the
+  server-side login token).
 
 Flask-Login's ``user_loader`` is synchronous; it calls the async store through
 ``app.ensure_sync``, Flask's documented bridge (asgiref again, one more loop per request).
@@ -39,7 +40,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 login_required: Callable[[F], F] = _login_required  # Flask-Login ships no type hints
 
 settings = Settings()
-store = SQLUserStore(create_engine(settings, pooled=False))
+store = SQLUserStore(create_engine(settings), threads=settings.database_threads)
 ssl_context = httpx2.create_ssl_context()
 
 app = Flask(__name__)

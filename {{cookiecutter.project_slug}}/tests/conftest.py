@@ -27,7 +27,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "env": "development",
         "secret_key": "test-secret-key-" + "x1y2z3" * 8,
-        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'users.sqlite3'}",
+        "database_url": f"sqlite:///{tmp_path / 'users.sqlite3'}",
         "upstream_url": "http://127.0.0.1:9/",
         "log_format": "console",
     }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import httpx2
 import pytest
 
@@ -73,3 +76,21 @@ async def test_remember_me_restores_the_login_without_a_session(
 
 async def test_logout_when_anonymous_is_harmless(client: httpx2.AsyncClient) -> None:
     assert (await client.post("/auth/logout")).status_code == 204
+
+
+async def test_lookups_are_not_held_up_by_busy_default_threads(
+    client: httpx2.AsyncClient,
+) -> None:
+    """A burst of logins fills asyncio's default threads with password hashing for a while;
+    the store runs its queries in threads of its own, so logged-in requests still answer."""
+    assert (await login(client)).status_code == 200
+    release = threading.Event()
+    # More blockers than the default executor has threads (at most 32): all of them stay busy.
+    blockers = [asyncio.ensure_future(asyncio.to_thread(release.wait, 30)) for _ in range(40)]
+    try:
+        me = await asyncio.wait_for(client.get("/auth/me"), timeout=10)
+        assert me.status_code == 200
+        assert me.json()["username"] == "alice"
+    finally:
+        release.set()
+        await asyncio.gather(*blockers)

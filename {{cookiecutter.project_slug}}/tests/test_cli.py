@@ -50,7 +50,7 @@ def test_flask_cli_in_a_real_process(tmp_path: Path) -> None:
     """``flask --app … users create`` reads the password from a pipe, as the README shows."""
     env = {
         **os.environ,
-        "{{ cookiecutter.__env_prefix }}DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.sqlite3",
+        "{{ cookiecutter.__env_prefix }}DATABASE_URL": f"sqlite:///{tmp_path}/cli.sqlite3",
         "{{ cookiecutter.__env_prefix }}SECRET_KEY": "cli-test-" + "k3y" * 12,
     }
     flask = [sys.executable, "-m", "flask", "--app", "{{ cookiecutter.package_name }}"]

@@ -28,7 +28,7 @@ async def test_readyz_is_503_before_the_schema_exists(tmp_path: Path) -> None:
 
 async def test_readyz_is_503_when_the_database_cannot_be_opened(tmp_path: Path) -> None:
     (tmp_path / "db-is-a-directory").mkdir()
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db-is-a-directory'}"
+    url = f"sqlite:///{tmp_path / 'db-is-a-directory'}"
     async with served(create_app(make_settings(tmp_path, database_url=url))) as client:
         ready = await client.get("/readyz")
         login = await client.post("/auth/login", json={"username": "a", "password": "b"})

@@ -57,3 +57,17 @@ def test_the_asgi_entrypoint_will_not_import_with_an_unsafe_secret(tmp_path: obj
     )
     assert result.returncode != 0
     assert "SECRET_KEY is unset or a known placeholder" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://localhost/users",  # the store is SQLite only
+        "sqlite+aiosqlite:///users.sqlite3",  # the store runs the stdlib driver in threads
+        "sqlite:///:memory:",  # one empty database per pooled connection
+        "sqlite://",
+    ],
+)
+def test_only_a_sqlite_file_is_accepted_as_the_user_store(url: str) -> None:
+    with pytest.raises(ValidationError, match="must be a SQLite file URL"):
+        Settings.model_validate({"database_url": url})

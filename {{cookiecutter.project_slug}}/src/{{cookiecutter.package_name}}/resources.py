@@ -1,13 +1,14 @@
-"""The long-lived async clients one worker process shares: the user store and an HTTP client.
+"""The long-lived clients one worker process shares: the user store and an HTTP client.
 
 They are opened once, at ASGI lifespan startup, on Hypercorn's loop, and closed at shutdown;
 every request then reuses them (an ``httpx2.AsyncClient`` costs ~37 ms of CPU to build, and a
-database pool is only a pool if it outlives a request). Both are bound to the loop they first
-run on, which is why ``runtime.py`` makes sure all coroutines run on that one loop.
+database pool is only a pool if it outlives a request). The HTTP client is bound to the loop it
+first runs on, which is why ``runtime.py`` makes sure all coroutines run on that one loop; the
+store's connections live in its own threads (``sql_store.py``) and are bound to no loop.
 
 Without a server (Flask's test client, the CLI) nothing calls startup: the first use opens them
-on the runtime's background loop instead, with an unpooled engine so that no connection, and
-no aiosqlite thread, outlives the call that used it.
+on the runtime's background loop instead, with an unpooled engine and that loop's default
+threads, so that no connection outlives the call that used it and nothing needs closing.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ class Resources:
             self._http = self._http or self._new_http()
 
     def _new_store(self, *, pooled: bool) -> UserStore:
-        return SQLUserStore(create_engine(self.settings, pooled=pooled))
+        threads = self.settings.database_threads if pooled else None
+        return SQLUserStore(create_engine(self.settings, pooled=pooled), threads=threads)
 
     def _new_http(self) -> httpx2.AsyncClient:
         return new_client(

@@ -1,17 +1,15 @@
-"""Alembic environment: runs migrations over the service's async engine.
+"""Alembic environment: runs migrations over the service's SQLite file.
 
-Alembic itself is synchronous, so the async part goes through ``runtime.run`` like every other
-sync caller, and ``connection.run_sync`` hands Alembic a sync-looking connection.
+Alembic is synchronous, like the stdlib ``sqlite3`` driver the user store uses, so migrations
+need no event loop: they run on a plain engine, unpooled, in the calling thread.
 """
 
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import Connection, create_engine
 from sqlalchemy.pool import NullPool
 
-from {{ cookiecutter.package_name }} import runtime
 from {{ cookiecutter.package_name }}.settings import sqlite_path
 from {{ cookiecutter.package_name }}.sql_store import metadata as target_metadata
 
@@ -26,18 +24,18 @@ def _migrate(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def _run_online() -> None:
+def _run_online() -> None:
     url = context.config.get_main_option("sqlalchemy.url")
     assert url is not None
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, poolclass=NullPool)
+    engine = create_engine(url, poolclass=NullPool)
     try:
-        async with engine.connect() as connection:
-            await connection.run_sync(_migrate)
+        with engine.connect() as connection:
+            _migrate(connection)
     finally:
-        await engine.dispose()
+        engine.dispose()
 
 
 if context.is_offline_mode():
@@ -47,4 +45,4 @@ if context.is_offline_mode():
     with context.begin_transaction():
         context.run_migrations()
 else:
-    runtime.run(_run_online())
+    _run_online()
