@@ -17,6 +17,7 @@ failed-login throttling. Those cost the baked service some CPU and are counted a
 
 from __future__ import annotations
 
+from my_service.app import freeze_startup_heap
 from my_service.resources import Resources
 from my_service.settings import Settings
 from my_service.users import User, normalize_username
@@ -61,6 +62,7 @@ QuartAuth(app, user_class=StoreUser)
 @app.before_serving
 async def open_resources() -> None:
     resources.open()
+    freeze_startup_heap()  # as the baked service does at start-up: GC settings are not Quart's
 
 
 @app.after_serving

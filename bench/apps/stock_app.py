@@ -29,6 +29,7 @@ import httpx2
 from flask import Flask, Response, current_app, jsonify, request, session
 from flask_login import LoginManager, current_user, login_user
 from flask_login import login_required as _login_required
+from my_service.app import freeze_startup_heap
 from my_service.auth import SessionUser
 from my_service.settings import Settings
 from my_service.sql_store import SQLUserStore, create_engine
@@ -106,3 +107,7 @@ async def login() -> Response | tuple[Response, int]:
 @login_required
 async def me() -> Response:
     return jsonify(id=current_user.id, username=current_user.username)
+
+
+# As the baked service does at start-up (Hypercorn imports this module in the worker).
+freeze_startup_heap()

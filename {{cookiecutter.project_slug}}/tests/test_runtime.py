@@ -150,6 +150,18 @@ async def test_lifespan_opens_and_closes_the_shared_clients(
     assert closed == [store]
 
 
+async def test_startup_exempts_the_apps_heap_from_garbage_collection(settings: Settings) -> None:
+    """Full collections would otherwise walk the start-up heap again and again under load."""
+    app = create_app(settings)
+    frozen_before = gc.get_freeze_count()
+    async with served(app) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        assert gc.get_freeze_count() > frozen_before
+        # gc.get_objects() lists the collected generations only, not the frozen one.
+        assert gc.is_tracked(app)
+        assert all(obj is not app for obj in gc.get_objects())
+
+
 def test_flask_test_client_works_without_a_server(settings: Settings) -> None:
     app = create_app(settings)
     with app.test_client() as client:
