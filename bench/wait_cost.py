@@ -5,6 +5,7 @@ The ASGI apps are called in-process (no server, no sockets), so only the apps ar
 
 - ``nostore``: the user lookup answers at once, so the request never waits;
 - ``sleep0``: the lookup waits once for the loop (``asyncio.sleep(0)``), still without the store;
+- ``hop``: the lookup waits once for a thread (a no-op on a two-thread pool), without the store;
 - ``store``: the real lookup, one hop to the user store's threads.
 
 Each mode and app runs in a fresh process; each figure is the median of 7 batches of 3 000
@@ -25,19 +26,31 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from run import PASSWORD, SCRATCH, USER_AGENT, USERNAME
 
 BENCH = Path(__file__).resolve().parent
-MODES = ("nostore", "sleep0", "store")
+MODES = ("nostore", "sleep0", "hop", "store")
 VARIANTS = ("baked", "quart")
 CONCURRENCY = (1, 100)
 BATCHES, BATCH = 7, 3000
 
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[..., Awaitable[None]]
+
+
+_HOP_THREADS = ThreadPoolExecutor(max_workers=2)
+
+
+async def wait(mode: str) -> None:
+    """The lookup's one wait, for the modes that have one."""
+    if mode == "sleep0":
+        await asyncio.sleep(0)
+    elif mode == "hop":
+        await asyncio.get_running_loop().run_in_executor(_HOP_THREADS, int)
 
 
 def load_app(variant: str, mode: str) -> ASGIApp:
@@ -49,8 +62,7 @@ def load_app(variant: str, mode: str) -> ASGIApp:
         from my_service.asgi import app as baked
 
         def load_user(token: str) -> auth.SessionUser:
-            if mode == "sleep0":
-                runtime.run(asyncio.sleep(0))
+            runtime.run(wait(mode))
             return auth.SessionUser(User(1, USERNAME), token)
 
         if mode != "store":
@@ -61,8 +73,7 @@ def load_app(variant: str, mode: str) -> ASGIApp:
     import quart_app
 
     async def user(self: quart_app.StoreUser) -> User:
-        if mode == "sleep0":
-            await asyncio.sleep(0)
+        await wait(mode)
         return User(1, USERNAME)
 
     if mode != "store":
