@@ -40,6 +40,7 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
         "flask_login",
         "flask_limiter",
         "limits",
+        "coredis",
         "werkzeug",
         "jinja2",
         "click",

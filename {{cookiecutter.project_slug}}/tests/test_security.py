@@ -3,6 +3,7 @@ password storage and login throttling. Each test names the attack it stops."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -177,6 +178,22 @@ async def test_repeated_failed_logins_are_throttled(settings: Settings) -> None:
     assert blocked.json()["error"]["status"] == 429
     assert int(blocked.headers["retry-after"]) > 0
     assert other_user.status_code == 401  # throttled per username, not for everyone
+
+
+async def test_logins_are_refused_while_the_throttle_storage_is_down(settings: Settings) -> None:
+    """Fail closed: with Redis away, no one gets unthrottled guesses, and nobody is logged in."""
+    with socket.socket() as sock:  # a port nothing listens on: Redis is "down"
+        sock.bind(("127.0.0.1", 0))
+        down = f"redis://127.0.0.1:{sock.getsockname()[1]}"
+    redis_down = settings.model_copy(update={"rate_limit_storage_uri": down})
+    async with served(create_app(redis_down)) as client:
+        refused = await login(client)
+        me = await client.get("/auth/me")
+    assert refused.status_code == 503
+    assert refused.json()["error"]["status"] == 503
+    assert refused.headers["retry-after"] == "5"
+    assert "session" not in refused.cookies
+    assert me.status_code == 401
 
 
 async def test_successful_logins_are_not_throttled(settings: Settings) -> None:

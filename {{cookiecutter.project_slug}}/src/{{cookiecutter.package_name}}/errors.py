@@ -17,6 +17,7 @@ import structlog
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from .throttle import ThrottleUnavailable
 from .users import StoreUnavailable
 
 log = structlog.get_logger(__name__)
@@ -49,6 +50,14 @@ def _store_unavailable(error: StoreUnavailable) -> Response:
     return response
 
 
+def _throttle_unavailable(error: ThrottleUnavailable) -> Response:
+    # Fail closed: without its counters the login route would allow unlimited guesses.
+    log.warning("login throttle unavailable", error=str(error))
+    response = json_error(503, "Logins are paused: the login throttle is not available.")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def _unexpected_error(exc: Exception) -> Response:
     log.exception("unhandled exception", exc_info=exc)
     return json_error(500, InternalServerError.description)
@@ -57,4 +66,5 @@ def _unexpected_error(exc: Exception) -> Response:
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(StoreUnavailable, _store_unavailable)
+    app.register_error_handler(ThrottleUnavailable, _throttle_unavailable)
     app.register_error_handler(Exception, _unexpected_error)

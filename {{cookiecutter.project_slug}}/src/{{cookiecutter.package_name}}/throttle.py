@@ -5,6 +5,9 @@ Only ``POST /auth/login`` is limited, so only it pays: Flask-Limiter (built on t
 CPU of a small JSON response here (measured with the template's ``bench/``), and its storage
 calls are synchronous, so with Redis they would block the event loop that serves everyone.
 ``limits``' asyncio API avoids both.
+
+If the counters' storage (Redis) cannot be reached, logins are refused with 503 rather than
+let through unthrottled: an attacker must not get unlimited guesses by knocking Redis over.
 """
 
 from __future__ import annotations
@@ -15,7 +18,12 @@ import time
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import FixedWindowRateLimiter
+from limits.errors import StorageError
 from limits.storage import storage_from_string
+
+
+class ThrottleUnavailable(Exception):
+    """The failed-login counters could not be read or updated."""
 
 
 class LoginThrottle:
@@ -26,18 +34,25 @@ class LoginThrottle:
         # ``memory://`` and ``redis://host`` name the sync storages; the ``async+`` scheme
         # selects the asyncio variant of the same storage.
         uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
-        storage = storage_from_string(uri)
+        # wrap_exceptions: every storage failure arrives as limits' StorageError.
+        storage = storage_from_string(uri, wrap_exceptions=True)
         if not isinstance(storage, Storage):  # pragma: no cover - limits maps async+ to these
             raise ValueError(f"no asyncio rate-limit storage for {storage_uri!r}")
         self.limiter = FixedWindowRateLimiter(storage)
 
     async def retry_after(self, key: str) -> int | None:
         """Seconds until ``key`` may try again, or ``None`` while it is under the limit."""
-        if await self.limiter.test(self.limit, key):
-            return None
-        stats = await self.limiter.get_window_stats(self.limit, key)
+        try:
+            if await self.limiter.test(self.limit, key):
+                return None
+            stats = await self.limiter.get_window_stats(self.limit, key)
+        except StorageError as error:
+            raise ThrottleUnavailable(str(error.storage_error)) from error
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def failed(self, key: str) -> None:
         """Count one failed login against ``key``."""
-        await self.limiter.hit(self.limit, key)
+        try:
+            await self.limiter.hit(self.limit, key)
+        except StorageError as error:
+            raise ThrottleUnavailable(str(error.storage_error)) from error
