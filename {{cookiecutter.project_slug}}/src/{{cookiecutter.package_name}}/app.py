@@ -57,11 +57,11 @@ def freeze_startup_heap() -> None:
 
     Python's full collections walk every tracked object, and after start-up most of those are
     the imported modules, the app and its clients, which live as long as the worker. Under
-    load, requests in flight keep enough objects alive to set off a full collection every few
-    hundred requests; walking the whole start-up heap each time cost 30-50 ms, a pause for every
-    request in flight (bench/wait_cost.py, docs/performance.md). ``gc.freeze`` moves the
-    survivors of one last collection to a generation that is never collected; garbage the
-    service makes later is collected as before.
+    load, requests in flight keep enough objects alive to set off a full collection every
+    thousand or so requests; walking the whole start-up heap each time cost 30-50 ms, a pause
+    for every request in flight (measured with the template's bench/wait_cost.py).
+    ``gc.freeze`` moves the survivors of one last collection to a generation that is never
+    collected; garbage the service makes later is collected as before.
     """
     gc.collect()
     gc.freeze()
