@@ -3,7 +3,6 @@ password storage and login throttling. Each test names the attack it stops."""
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from {{ cookiecutter.package_name }} import create_app
 from {{ cookiecutter.package_name }}.security import safe_redirect_target
 from {{ cookiecutter.package_name }}.settings import Settings
 
-from .conftest import PASSWORD, login, served
+from .conftest import PASSWORD, free_port, login, served
 
 
 async def test_cookies_are_httponly_and_samesite(client: httpx2.AsyncClient) -> None:
@@ -182,9 +181,7 @@ async def test_repeated_failed_logins_are_throttled(settings: Settings) -> None:
 
 async def test_logins_are_refused_while_the_throttle_storage_is_down(settings: Settings) -> None:
     """Fail closed: with Redis away, no one gets unthrottled guesses, and nobody is logged in."""
-    with socket.socket() as sock:  # a port nothing listens on: Redis is "down"
-        sock.bind(("127.0.0.1", 0))
-        down = f"redis://127.0.0.1:{sock.getsockname()[1]}"
+    down = f"redis://127.0.0.1:{free_port()}"  # a port nothing listens on: Redis is "down"
     redis_down = settings.model_copy(update={"rate_limit_storage_uri": down})
     async with served(create_app(redis_down)) as client:
         refused = await login(client)

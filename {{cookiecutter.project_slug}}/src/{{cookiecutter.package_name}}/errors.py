@@ -45,15 +45,18 @@ def _http_error(exc: HTTPException) -> Response:
 def _store_unavailable(error: StoreUnavailable) -> Response:
     # Nothing was written: store writes are single transactions that roll back on failure.
     log.warning("user store unavailable", error=str(error))
-    response = json_error(503, "The user store is not available; try again shortly.")
-    response.headers["Retry-After"] = "5"
-    return response
+    return _retry_shortly("The user store is not available; try again shortly.")
 
 
 def _throttle_unavailable(error: ThrottleUnavailable) -> Response:
     # Fail closed: without its counters the login route would allow unlimited guesses.
     log.warning("login throttle unavailable", error=str(error))
-    response = json_error(503, "Logins are paused: the login throttle is not available.")
+    return _retry_shortly("Logins are paused: the login throttle is not available.")
+
+
+def _retry_shortly(detail: str) -> Response:
+    """503 for a dependency that is down: the client may retry in a few seconds."""
+    response = json_error(503, detail)
     response.headers["Retry-After"] = "5"
     return response
 
