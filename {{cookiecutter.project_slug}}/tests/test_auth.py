@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import httpx2
 import pytest
+import sqlalchemy as sa
+
+from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.sql_store import login_sessions
 
 from .conftest import PASSWORD, login
 
@@ -94,3 +101,41 @@ async def test_lookups_are_not_held_up_by_busy_default_threads(
     finally:
         release.set()
         await asyncio.gather(*blockers)
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[sa.Connection]:
+    """A transaction on the service's SQLite file, from outside the service."""
+    engine = sa.create_engine(settings.database_url)
+    try:
+        with engine.begin() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+async def test_expired_logins_are_refused(client: httpx2.AsyncClient, settings: Settings) -> None:
+    """The server keeps each login's expiry: past it, the cookie no longer logs anyone in."""
+    assert (await login(client)).status_code == 200
+    assert (await client.get("/auth/me")).status_code == 200
+    with database(settings) as conn:
+        expired = datetime.now(UTC) - timedelta(seconds=1)
+        conn.execute(sa.update(login_sessions).values(expires_at=expired))
+    assert (await client.get("/auth/me")).status_code == 401
+
+
+async def test_logged_in_requests_get_503_while_the_store_cannot_answer(
+    client: httpx2.AsyncClient, settings: Settings
+) -> None:
+    """A lookup that fails in SQLite is a 503 with Retry-After, and the login survives it."""
+    assert (await login(client)).status_code == 200
+    with database(settings) as conn:
+        conn.execute(sa.text("ALTER TABLE login_sessions RENAME TO parked"))
+    me = await client.get("/auth/me")
+    assert me.status_code == 503
+    assert me.headers["retry-after"] == "5"
+    assert me.json()["error"]["status"] == 503
+    assert "Traceback" not in me.text
+    with database(settings) as conn:
+        conn.execute(sa.text("ALTER TABLE parked RENAME TO login_sessions"))
+    assert (await client.get("/auth/me")).status_code == 200
