@@ -71,3 +71,10 @@ def test_the_asgi_entrypoint_will_not_import_with_an_unsafe_secret(tmp_path: obj
 def test_only_a_sqlite_file_is_accepted_as_the_user_store(url: str) -> None:
     with pytest.raises(ValidationError, match="must be a SQLite file URL"):
         Settings.model_validate({"database_url": url})
+
+
+def test_an_aiosqlite_url_from_an_older_service_is_refused_with_its_replacement() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings.model_validate({"database_url": "sqlite+aiosqlite:///data/users.db"})
+    message = refused.value.errors()[0]["msg"]
+    assert message.endswith("must be a SQLite file URL such as sqlite:///data/users.db")

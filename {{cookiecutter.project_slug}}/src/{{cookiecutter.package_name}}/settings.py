@@ -95,7 +95,10 @@ class Settings(BaseSettings):
         # The store drives SQLite with the stdlib driver from a pool of connections
         # (sql_store.py); an in-memory database would be a different one per connection.
         if not url.startswith(SQLITE_URL_PREFIXES) or sqlite_path(url) is None:
-            raise ValueError("must be a SQLite file URL such as sqlite:///instance/users.sqlite3")
+            example = "sqlite:///instance/users.sqlite3"
+            if url.startswith("sqlite+aiosqlite:"):  # what services generated before 2026-11 had
+                example = url.replace("sqlite+aiosqlite:", "sqlite:", 1)
+            raise ValueError(f"must be a SQLite file URL such as {example}")
         return url
 
     @model_validator(mode="after")
