@@ -525,6 +525,10 @@ def summarize(report: Report, cells: list[Cell], variants: list[str]) -> dict[st
         for other in ("quart", "stock"):
             if baked is not None and other in row and row[other]["rps"] > 0:
                 row[f"baked/{other}"] = baked / row[other]["rps"]
+                # Each round's own ratio: how far one round can stray on this machine.
+                rounds = report.samples["baked"][cell.name], report.samples[other][cell.name]
+                pairs = zip(*rounds, strict=True)
+                row[f"baked/{other} by round"] = [b.rps / o.rps for b, o in pairs if o.rps > 0]
         if cell.upstream and baked is not None:
             row["baked/limit"] = baked / (cell.connections / UPSTREAM_DELAY)
         table[cell.name] = row
@@ -548,12 +552,19 @@ def print_table(table: dict[str, Any], variants: list[str]) -> None:
                 f"{m['server_cpu_percent']:>7.0f}"
             )
         ratios = [
-            f"{key} {row[key]:.2f}"
+            f"{key} {row[key]:.2f}{_round_range(row.get(key + ' by round', []))}"
             for key in ("baked/quart", "baked/stock", "baked/limit")
             if key in row
         ]
         print(" " * 15 + "ratios: " + ", ".join(ratios))
     print()
+
+
+def _round_range(ratios: list[float]) -> str:
+    """`` (rounds 0.84-1.04)`` for two rounds or more: the spread the median hides."""
+    if len(ratios) < 2:
+        return ""
+    return f" (rounds {min(ratios):.2f}-{max(ratios):.2f})"
 
 
 # --- main ----------------------------------------------------------------------------------

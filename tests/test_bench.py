@@ -77,3 +77,4 @@ def test_harness_runs_all_variants_on_equal_answers(tmp_path: Path) -> None:
             assert cell[variant]["rps"] > 0, (variant, cell)
         assert cell["baked"]["errors"] == 0
     assert "baked/limit" in table["up10"]
+    assert len(table["me"]["baked/quart by round"]) == 1  # one round, one ratio
