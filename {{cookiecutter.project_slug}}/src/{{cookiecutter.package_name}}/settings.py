@@ -96,8 +96,10 @@ class Settings(BaseSettings):
         # (sql_store.py); an in-memory database would be a different one per connection.
         if not url.startswith(SQLITE_URL_PREFIXES) or sqlite_path(url) is None:
             example = "sqlite:///instance/users.sqlite3"
-            if url.startswith("sqlite+aiosqlite:"):  # what services generated before 2026-11-27 had
-                example = url.replace("sqlite+aiosqlite:", "sqlite:", 1)
+            # Services generated before 2026-11-27 had aiosqlite URLs: name their replacement.
+            replacement = url.replace("sqlite+aiosqlite:", "sqlite:", 1)
+            if url.startswith("sqlite+aiosqlite:") and sqlite_path(replacement) is not None:
+                example = replacement
             raise ValueError(f"must be a SQLite file URL such as {example}")
         return url
 
