@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
@@ -42,17 +44,22 @@ class LoginThrottle:
 
     async def retry_after(self, key: str) -> int | None:
         """Seconds until ``key`` may try again, or ``None`` while it is under the limit."""
-        try:
+        with _storage_errors_as_unavailable():
             if await self.limiter.test(self.limit, key):
                 return None
             stats = await self.limiter.get_window_stats(self.limit, key)
-        except StorageError as error:
-            raise ThrottleUnavailable(str(error.storage_error)) from error
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def failed(self, key: str) -> None:
         """Count one failed login against ``key``."""
-        try:
+        with _storage_errors_as_unavailable():
             await self.limiter.hit(self.limit, key)
-        except StorageError as error:
-            raise ThrottleUnavailable(str(error.storage_error)) from error
+
+
+@contextmanager
+def _storage_errors_as_unavailable() -> Iterator[None]:
+    """The storage failing (Redis unreachable) becomes ThrottleUnavailable, a 503."""
+    try:
+        yield
+    except StorageError as error:
+        raise ThrottleUnavailable(str(error.storage_error)) from error
