@@ -4,7 +4,6 @@ password storage and login throttling. Each test names the attack it stops."""
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 import httpx2
 import pytest
@@ -13,7 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from {{ cookiecutter.package_name }} import create_app
 from {{ cookiecutter.package_name }}.security import safe_redirect_target
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import Settings, sqlite_path
 
 from .conftest import PASSWORD, free_port, login, served
 
@@ -156,7 +155,8 @@ async def test_browser_login_redirects_only_to_local_next(
 
 
 def test_passwords_are_stored_as_argon2id(settings: Settings) -> None:
-    path = Path(settings.database_url.split(":///", 1)[1])
+    path = sqlite_path(settings.database_url)
+    assert path is not None
     with sqlite3.connect(path) as db:
         (stored,) = db.execute("SELECT password_hash FROM users").fetchone()
     assert stored.startswith("$argon2id$")
