@@ -22,11 +22,12 @@ class LoginRequest(BaseModel):
 
 def add_security_headers(headers: Headers, path: str) -> None:
     """The headers the baked service adds to every response (both frameworks use Werkzeug's)."""
+    present = {name.lower() for name, _ in headers}
     for name, value in SECURITY_HEADERS:
-        if name not in headers:
-            headers[name] = value
-    if path.startswith("/auth") and "Cache-Control" not in headers:
-        headers["Cache-Control"] = "no-store"
+        if name.lower() not in present:
+            headers.add(name, value)
+    if path.startswith("/auth") and "cache-control" not in present:
+        headers.add("Cache-Control", "no-store")
 
 
 def error_body(status: int, title: str, detail: str) -> dict[str, Any]:

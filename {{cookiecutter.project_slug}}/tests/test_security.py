@@ -206,3 +206,18 @@ async def test_security_headers(client: httpx2.AsyncClient) -> None:
     assert response.headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert response.headers["cache-control"] == "no-store"
+
+
+async def test_headers_a_view_sets_itself_are_kept(settings: Settings) -> None:
+    """The defaults fill in what a response lacks; a view's own choice wins, whatever its case."""
+    app = create_app(settings)
+
+    @app.get("/auth/framed")
+    def framed() -> ResponseReturnValue:
+        return "ok", {"x-frame-options": "SAMEORIGIN", "Cache-Control": "max-age=60"}
+
+    async with served(app) as client:
+        response = await client.get("/auth/framed")
+    assert response.headers.get_list("x-frame-options") == ["SAMEORIGIN"]
+    assert response.headers.get_list("cache-control") == ["max-age=60"]
+    assert response.headers["x-content-type-options"] == "nosniff"

@@ -78,17 +78,18 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
 def add_security_headers(response: Response) -> Response:
     """``after_request`` hook: :data:`SECURITY_HEADERS`, no caching of /auth, HSTS on HTTPS."""
     headers = response.headers
-    # ``name not in headers`` rather than ``headers.setdefault``: Werkzeug's setdefault raises
-    # and catches an exception for every header that is missing, which here is all of them.
+    # The names present, read once: Werkzeug's ``name in headers`` and ``setdefault`` raise and
+    # catch an exception for every header that is missing, which here is most of them.
+    present = {name.lower() for name, _ in headers}
     for name, value in SECURITY_HEADERS:
-        if name not in headers:
-            headers[name] = value
+        if name.lower() not in present:
+            headers.add(name, value)
     on_auth = request.url_rule is not None and request.url_rule.rule.startswith("/auth")
-    if on_auth and "Cache-Control" not in headers:
-        headers["Cache-Control"] = "no-store"
+    if on_auth and "cache-control" not in present:
+        headers.add("Cache-Control", "no-store")
     https = current_app.config["SESSION_COOKIE_SECURE"]
-    if https and "Strict-Transport-Security" not in headers:
-        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    if https and "strict-transport-security" not in present:
+        headers.add("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
     return response
 
 
