@@ -6,7 +6,7 @@ The ASGI apps are called in-process (no server, no sockets), so only the apps ar
 - ``nostore``: the user lookup answers at once, so the request never waits;
 - ``sleep0``: the lookup waits once for the loop (``asyncio.sleep(0)``), still without the store;
 - ``hop``: the lookup waits once for a thread (a no-op on a two-thread pool), without the store;
-- ``store``: the real lookup, one hop to the user store's threads.
+- ``store``: the real lookup, a hop to the user store's threads (lookups made at once share one).
 
 Each mode and app runs in a fresh process; each figure is the median of 7 batches of 3 000
 requests. docs/performance.md ("Where the remaining gap to Quart is") quotes the output.

@@ -14,6 +14,9 @@ stdlib ``sqlite3`` driver: one hop per store call. Measured with the template's
 own so that password hashing, which fills ``asyncio``'s default executor for tens of
 milliseconds per login, cannot hold up the lookups behind every authenticated request.
 
+Session lookups, one per authenticated request, go further: lookups that arrive while one is
+on its way to a store thread share its hop and its query (:meth:`SQLUserStore.user_for_session`).
+
 The store's interface stays async (``users.UserStore``), so a store with an async driver
 (PostgreSQL via asyncpg, a remote user service over HTTP) can replace it without touching
 callers.
@@ -22,12 +25,15 @@ callers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import hashlib
 import secrets
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
@@ -84,12 +90,15 @@ _DELETE_EXPIRED_SESSIONS = sa.delete(login_sessions).where(
     login_sessions.c.expires_at <= sa.bindparam("now"),
 )
 _INSERT_SESSION = sa.insert(login_sessions)
-_USER_FOR_SESSION = (
-    sa.select(users.c.id, users.c.username)
+_USERS_FOR_SESSIONS = (
+    sa.select(login_sessions.c.token_hash, users.c.id, users.c.username)
     .join(login_sessions, login_sessions.c.user_id == users.c.id)
-    .where(login_sessions.c.token_hash == sa.bindparam("token_hash"))
+    .where(login_sessions.c.token_hash.in_(sa.bindparam("token_hashes", expanding=True)))
     .where(login_sessions.c.expires_at > sa.bindparam("now"))
 )
+#: Tokens per query in a batch of session lookups: far below SQLite's (32 766) and
+#: PostgreSQL's (65 535) limits on bound parameters.
+_LOOKUP_CHUNK = 500
 _DELETE_SESSION = sa.delete(login_sessions).where(
     login_sessions.c.token_hash == sa.bindparam("token_hash")
 )
@@ -137,6 +146,36 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class _Lookup(NamedTuple):
+    token_hash: str
+    future: asyncio.Future[User | None]
+
+
+def _users_for_sessions(conn: sa.Connection, hashes: list[str]) -> dict[str, User]:
+    """The users behind the live sessions among ``hashes``, by token hash."""
+    now = _now()
+    found: dict[str, User] = {}
+    for start in range(0, len(hashes), _LOOKUP_CHUNK):
+        params = {"token_hashes": hashes[start : start + _LOOKUP_CHUNK], "now": now}
+        for row in conn.execute(_USERS_FOR_SESSIONS, params):
+            found[row.token_hash] = User(id=row.id, username=row.username)
+    return found
+
+
+def _settle(lookups: Iterable[_Lookup], found: dict[str, User], error: Exception | None) -> None:
+    """On the lookups' loop: hand each waiting request its answer."""
+    for lookup in lookups:
+        if lookup.future.done():  # its request was cancelled meanwhile
+            continue
+        if error is None:
+            lookup.future.set_result(found.get(lookup.token_hash))
+        else:
+            # One exception object per request, so their tracebacks do not pile up on one.
+            own = copy.copy(error)
+            own.__cause__, own.__suppress_context__ = error.__cause__, True
+            lookup.future.set_exception(own)
+
+
 class SQLUserStore:
     """:class:`~.users.UserStore` over a SQLAlchemy engine, each call one hop to a thread.
 
@@ -151,6 +190,11 @@ class SQLUserStore:
             if threads is None
             else ThreadPoolExecutor(max_workers=threads, thread_name_prefix="user-store")
         )
+        # Session lookups waiting for a store thread, and whether a job to answer them is
+        # already queued. The loop adds to the list, a store thread empties it: hence the lock.
+        self._lookups: list[_Lookup] = []
+        self._lookups_lock = threading.Lock()
+        self._lookup_job_queued = False
 
     async def _run(self, work: Callable[[sa.Connection], T], *, write: bool = False) -> T:
         """Run ``work`` on a connection in a store thread: one transaction, one hop.
@@ -217,9 +261,48 @@ class SQLUserStore:
         return token
 
     async def user_for_session(self, token: str) -> User | None:
-        params = {"token_hash": _hash_token(token), "now": _now()}
-        row = await self._run(lambda conn: conn.execute(_USER_FOR_SESSION, params).first())
-        return None if row is None else User(id=row.id, username=row.username)
+        """The user logged in with ``token``; lookups made at the same time share one query.
+
+        Every authenticated request makes this call. Made alone, each would be a hop to a store
+        thread and back, and under load the hops (a thread woken, the GIL handed over and back,
+        the event loop woken) cost more than the query itself. So the first lookup queues a
+        job, and every lookup made before a store thread starts that job joins it: one query,
+        and one wake-up per waiting event loop, answer them all. A lone lookup costs what it
+        did before; 100 concurrent requests share a few hops (see the template's
+        docs/performance.md).
+        """
+        loop = asyncio.get_running_loop()
+        lookup = _Lookup(_hash_token(token), loop.create_future())
+        with self._lookups_lock:
+            self._lookups.append(lookup)
+            queue_job, self._lookup_job_queued = not self._lookup_job_queued, True
+        if queue_job:
+            try:
+                loop.run_in_executor(self._executor, self._answer_lookups)
+            except RuntimeError:  # the pool is shut down: the store is closing
+                self._answer_lookups(closed=True)
+        return await lookup.future
+
+    def _answer_lookups(self, *, closed: bool = False) -> None:
+        """In a store thread: answer every session lookup queued so far, with one query."""
+        with self._lookups_lock:
+            lookups, self._lookups = self._lookups, []
+            self._lookup_job_queued = False
+        found: dict[str, User] = {}
+        error: Exception | None = StoreUnavailable("the user store is closed") if closed else None
+        if error is None:
+            hashes = sorted({lookup.token_hash for lookup in lookups})
+            try:
+                found = self._in_thread(lambda conn: _users_for_sessions(conn, hashes), False)
+            except Exception as failure:  # StoreUnavailable, or a bug: each waiter raises it
+                error = failure
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Lookup]] = {}
+        for lookup in lookups:
+            by_loop.setdefault(lookup.future.get_loop(), []).append(lookup)
+        for loop, waiting in by_loop.items():
+            # A closed loop (RuntimeError) has nobody waiting on it any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, waiting, found, error)
 
     async def end_session(self, token: str) -> None:
         params = {"token_hash": _hash_token(token)}
