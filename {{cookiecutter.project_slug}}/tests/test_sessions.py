@@ -1,10 +1,8 @@
-"""The session cookie keeps Flask's signing while its serializer is reused across requests and
-its payload is written uncompressed."""
+"""The session cookie keeps Flask's signing while its serializer is reused across requests."""
 
 from __future__ import annotations
 
 from flask import jsonify, session
-from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 
 from {{ cookiecutter.package_name }} import create_app
@@ -42,54 +40,3 @@ def test_key_rotation_takes_effect_at_once(settings: Settings) -> None:
     value = cookie.value
     client.set_cookie(cookie.key, value[:5] + ("B" if value[5] == "A" else "A") + value[6:])
     assert client.get("/get").json == {"n": None}
-
-
-def test_cookies_written_compressed_before_still_open_the_session(settings: Settings) -> None:
-    """Services generated earlier wrote compressed cookies (Flask's default); after an upgrade
-    their users stay logged in, and the next cookie is written uncompressed."""
-    app = create_app(settings)
-
-    @app.get("/get")
-    def get() -> ResponseReturnValue:
-        return jsonify(n=session.get("n"))
-
-    @app.get("/put")
-    def put() -> ResponseReturnValue:
-        session["n"] = "x" * 200
-        return jsonify(ok=True)
-
-    flask_default = SecureCookieSessionInterface().get_signing_serializer(app)
-    assert flask_default is not None
-    earlier = flask_default.dumps({"n": "x" * 200})
-    assert earlier.startswith("."), "a compressed payload starts with a dot"
-    client = app.test_client()
-    client.set_cookie(app.config["SESSION_COOKIE_NAME"], earlier)
-    assert client.get("/get").json == {"n": "x" * 200}
-
-    client.get("/put")
-    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
-    assert cookie is not None
-    assert not cookie.value.startswith(".")
-    assert client.get("/get").json == {"n": "x" * 200}
-
-
-def test_large_sessions_are_still_compressed(settings: Settings) -> None:
-    """Only small payloads skip zlib: a session that carries more stays under 4 KB."""
-    app = create_app(settings)
-
-    @app.get("/put")
-    def put() -> ResponseReturnValue:
-        session["rows"] = [f"row {i}" for i in range(400)]  # ~4.4 KB of JSON
-        return jsonify(ok=True)
-
-    @app.get("/get")
-    def get() -> ResponseReturnValue:
-        return jsonify(rows=len(session.get("rows", [])))
-
-    client = app.test_client()
-    client.get("/put")
-    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
-    assert cookie is not None
-    assert cookie.value.startswith("."), "compressed"
-    assert len(cookie.value) < 4000
-    assert client.get("/get").json == {"rows": 400}
