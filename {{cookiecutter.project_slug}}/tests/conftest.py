@@ -87,21 +87,28 @@ def free_port() -> int:
 @pytest.fixture
 async def upstream() -> AsyncIterator[str]:
     """A real HTTP/1.1 server on 127.0.0.1 (keep-alive): ``/`` answers JSON, ``/slow`` after
-    one second, ``/fail`` with 500, ``/text`` with non-JSON, and ``/close`` answers JSON and
-    then closes the connection it kept alive. Yields its base URL."""
+    one second, ``/fail`` with 500, ``/text`` with non-JSON, ``/close`` answers JSON and
+    then closes the connection it kept alive, and ``/set-cookie`` answers JSON with a
+    ``Set-Cookie`` header. JSON answers name the path and any ``Cookie`` header received.
+    Yields its base URL."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while head := await reader.readuntil(b"\r\n\r\n"):
-                path = head.split(b" ", 2)[1].decode()
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ", 2)[1]
+                fields = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
+                cookie = {k.lower(): v.strip() for k, v in fields.items()}.get("cookie")
                 if path == "/slow":
                     await asyncio.sleep(1)
+                answer = {"path": path} if cookie is None else {"path": path, "cookie": cookie}
                 status, body = {
                     "/fail": (500, b'{"broken": true}'),
                     "/text": (200, b"<html>not json</html>"),
-                }.get(path, (200, json.dumps({"path": path}).encode()))
+                }.get(path, (200, json.dumps(answer).encode()))
+                extra = "set-cookie: upstream_session=alice; Path=/\r\n" * (path == "/set-cookie")
                 writer.write(
-                    f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
+                    f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{extra}"
                     f"content-length: {len(body)}\r\n\r\n".encode()
                     + body
                 )

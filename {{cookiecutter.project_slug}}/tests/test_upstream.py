@@ -40,6 +40,17 @@ async def test_connections_the_upstream_closed_are_not_reused(
     assert statuses == [200, 200, 200]
 
 
+async def test_cookies_an_upstream_sets_are_not_sent_on_later_calls(
+    settings: Settings, upstream: str
+) -> None:
+    """One client serves every user of the worker: a cookie set in the answer to a call made
+    for one request must not be sent with the calls made for the next ones."""
+    app = create_app(settings.model_copy(update={"upstream_url": upstream + "/set-cookie"}))
+    async with served(app) as client:
+        answers = [(await client.get("/upstream")).json() for _ in range(2)]
+    assert [answer["upstream"] for answer in answers] == [{"path": "/set-cookie"}] * 2
+
+
 async def test_upstream_down_is_502(settings: Settings) -> None:
     response = await call(settings, f"http://127.0.0.1:{free_port()}/")
     assert response.status_code == 502

@@ -1,4 +1,11 @@
-"""The shared HTTP client: httpx2, with a cheaper check of idle pooled connections.
+"""The shared HTTP client: httpx2, keeping no cookies, with a cheaper check of idle connections.
+
+One client serves every request the worker handles, for every user, so it must not keep
+cookies: httpx2's default jar stores each ``Set-Cookie`` an upstream answers with and sends it
+on every later call to that host, whoever that call is made for (httpx's author: a global
+client in a web app "absolutely" should not persist cookies, encode/httpx#1359). The client's
+jar here refuses every cookie; a view that needs one for a call passes it in that call's
+headers.
 
 Before every request and after every response, httpcore2's connection pool asks each idle
 keep-alive connection whether the server has closed it ("is the socket readable?"). Its anyio
@@ -19,6 +26,7 @@ import select
 import socket
 import ssl
 from collections.abc import Iterable
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpcore2
@@ -26,14 +34,20 @@ import httpx2
 
 
 def new_client(*, timeout: httpx2.Timeout, max_connections: int) -> httpx2.AsyncClient:
-    """An ``httpx2.AsyncClient`` with up to ``max_connections``, all kept alive when idle."""
+    """An ``httpx2.AsyncClient`` with up to ``max_connections``, all kept alive when idle, that
+    keeps no cookies."""
     limits = httpx2.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
     transport = httpx2.AsyncHTTPTransport(limits=limits)
     pool = transport._pool  # httpx2 builds the pool itself and takes no network backend
     pool._network_backend = CheapProbeBackend()
-    return httpx2.AsyncClient(transport=transport, timeout=timeout)
+    return httpx2.AsyncClient(transport=transport, timeout=timeout, cookies=_refusing_jar())
+
+
+def _refusing_jar() -> CookieJar:
+    """A cookie jar whose policy allows no domain: nothing is stored, so nothing is sent."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=()))
 
 
 class CheapProbeBackend(httpcore2.AsyncNetworkBackend):
