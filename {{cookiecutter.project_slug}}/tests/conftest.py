@@ -97,8 +97,8 @@ async def upstream() -> AsyncIterator[str]:
             while head := await reader.readuntil(b"\r\n\r\n"):
                 lines = head.decode("latin-1").split("\r\n")
                 path = lines[0].split(" ", 2)[1]
-                fields = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
-                cookie = {k.lower(): v.strip() for k, v in fields.items()}.get("cookie")
+                fields = (line.split(":", 1) for line in lines[1:] if ":" in line)
+                cookie = {name.lower(): value.strip() for name, value in fields}.get("cookie")
                 if path == "/slow":
                     await asyncio.sleep(1)
                 answer = {"path": path} if cookie is None else {"path": path, "cookie": cookie}
@@ -106,7 +106,8 @@ async def upstream() -> AsyncIterator[str]:
                     "/fail": (500, b'{"broken": true}'),
                     "/text": (200, b"<html>not json</html>"),
                 }.get(path, (200, json.dumps(answer).encode()))
-                extra = "set-cookie: upstream_session=alice; Path=/\r\n" * (path == "/set-cookie")
+                set_cookie = path == "/set-cookie"
+                extra = "set-cookie: upstream_session=alice; Path=/\r\n" if set_cookie else ""
                 writer.write(
                     f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{extra}"
                     f"content-length: {len(body)}\r\n\r\n".encode()
