@@ -18,6 +18,11 @@ What one run does (see docs/performance.md for how to read the table):
 4. Prints medians over the rounds (requests/s, p50, p99, errors, the server's peak RSS and
    CPU per request) and the ratios, and writes it all as JSON under ``bench/results/``.
 
+With ``--paired N`` each cell instead starts every variant at once and alternates N measured
+slices of ``--duration`` seconds between them (order rotating, each slice once the worker is
+idle): slices seconds apart share the machine's state, so the per-slice ratios pin a
+difference down better than rounds minutes apart. The table then reports medians over slices.
+
 With ``--profile`` it then samples the baked service and Quart on each cell with py-spy and
 prints where their CPU goes (self time by function).
 
@@ -412,9 +417,12 @@ def measure(
     upstream: psutil.Process,
     cookie: str,
     args: argparse.Namespace,
+    *,
+    warm_up: bool = True,
 ) -> Sample:
     env = wrk_env(cell, cookie)
-    wrk(url + cell.path, cell.connections, args.warmup, env)
+    if warm_up:
+        wrk(url + cell.path, cell.connections, args.warmup, env)
     processes = tree(server)
     wait_until_idle(processes)
     cpu_before, upstream_before = cpu_seconds(processes), cpu_seconds([upstream])
@@ -436,6 +444,33 @@ def measure(
         server_cpu_percent=cpu / wall * 100,
         upstream_cpu_percent=(cpu_seconds([upstream]) - upstream_before) / wall * 100,
     )
+
+
+def paired(
+    cell: Cell,
+    variants: list[str],
+    run: tuple[Path, Path, dict[str, str], Path],
+    upstream: psutil.Process,
+    args: argparse.Namespace,
+) -> dict[str, list[Sample]]:
+    """``--paired``: every variant serving at once, wrk alternating between them in slices."""
+    python, service, env, logs = run
+    samples: dict[str, list[Sample]] = {variant: [] for variant in variants}
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        for variant in variants:
+            url, server = stack.enter_context(serving(variant, python, service, env, logs))
+            cookie = session_cookie(url) if cell.cookie else ""
+            check_answer(variant, url, cell, cookie)
+            wrk(url + cell.path, cell.connections, args.warmup, wrk_env(cell, cookie))
+            servers[variant] = url, server, cookie
+        for index in range(args.paired):
+            shift = index % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
+                url, server, cookie = servers[variant]
+                sample = measure(url, cell, server, upstream, cookie, args, warm_up=False)
+                samples[variant].append(sample)
+    return samples
 
 
 # --- profiling -----------------------------------------------------------------------------
@@ -535,7 +570,7 @@ def summarize(report: Report, cells: list[Cell], variants: list[str]) -> dict[st
     return table
 
 
-def print_table(table: dict[str, Any], variants: list[str]) -> None:
+def print_table(table: dict[str, Any], variants: list[str], unit: str = "rounds") -> None:
     header = (
         f"{'cell':<7}{'conns':>6}  {'variant':<7}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'errors':>8}{'RSS MB':>8}{'CPU µs/req':>11}{'CPU %':>7}"
@@ -552,7 +587,7 @@ def print_table(table: dict[str, Any], variants: list[str]) -> None:
                 f"{m['server_cpu_percent']:>7.0f}"
             )
         ratios = [
-            f"{key} {row[key]:.2f}{_round_range(row.get(key + ' by round', []))}"
+            f"{key} {row[key]:.2f}{_round_range(row.get(key + ' by round', []), unit)}"
             for key in ("baked/quart", "baked/stock", "baked/limit")
             if key in row
         ]
@@ -560,11 +595,16 @@ def print_table(table: dict[str, Any], variants: list[str]) -> None:
     print()
 
 
-def _round_range(ratios: list[float]) -> str:
-    """`` (rounds 0.84-1.04)`` for two rounds or more: the spread the median hides."""
+def _round_range(ratios: list[float], unit: str = "rounds") -> str:
+    """`` (rounds 0.84-1.04)`` for two rounds or more: the spread the median hides.
+
+    With many slices (``--paired``) the median of the slices' own ratios is added: a pair of
+    slices shares the machine's state, so that median is the steadier estimate.
+    """
     if len(ratios) < 2:
         return ""
-    return f" (rounds {min(ratios):.2f}-{max(ratios):.2f})"
+    median = f", median {statistics.median(ratios):.2f}" if unit == "slices" else ""
+    return f" ({unit} {min(ratios):.2f}-{max(ratios):.2f}{median})"
 
 
 # --- main ----------------------------------------------------------------------------------
@@ -577,6 +617,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1, help="seconds of load before each")
     parser.add_argument("--cells", default=",".join(c.name for c in CELLS))
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--paired", type=int, default=0, help="instead of rounds: N alternating slices per cell"
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the baked and Quart apps")
     parser.add_argument("--label", default="", help="a word for the result file name")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
@@ -640,7 +683,12 @@ def main(argv: list[str] | None = None) -> None:
             f"(connections/delay = {peak / UPSTREAM_DELAY:.0f}), "
             f"p50 {ceiling['p50_us'] / 1000:.1f} ms"
         )
-        for round_index in range(args.runs):
+        for cell in cells if args.paired else []:
+            log(f"{cell.name}: {args.paired} slices per variant, all variants serving")
+            run = python, service, env, logs
+            for variant, samples in paired(cell, variants, run, upstream, args).items():
+                report.samples[variant][cell.name].extend(samples)
+        for round_index in range(0 if args.paired else args.runs):
             log(f"round {round_index + 1}/{args.runs}")
             for cell_index, cell in enumerate(cells):
                 # The variants of one cell run back to back, in an order that rotates, so that
@@ -669,8 +717,9 @@ def main(argv: list[str] | None = None) -> None:
 
     elapsed = time.monotonic() - start
     print()
+    schedule = f"{args.paired} paired slices" if args.paired else f"{args.runs} interleaved rounds"
     print(
-        f"async-flask-service bench, {report.started}, {args.runs} interleaved rounds of "
+        f"async-flask-service bench, {report.started}, {schedule} of "
         f"{args.duration:g} s per cell, 1 hypercorn worker each, upstream delay "
         f"{UPSTREAM_DELAY * 1000:.0f} ms; medians"
     )
@@ -680,7 +729,7 @@ def main(argv: list[str] | None = None) -> None:
         f"(connections/delay {report.upstream_ceiling['limit']:.0f})"
     )
     print()
-    print_table(table, variants)
+    print_table(table, variants, "slices" if args.paired else "rounds")
     for variant, cells_profile in profiles.items():
         for cell_name, top in cells_profile.items():
             print(f"py-spy self time, {variant}, {cell_name}:")

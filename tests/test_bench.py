@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO_ROOT
@@ -51,26 +52,26 @@ def test_upstream_answers_pipelined_requests_after_its_delay(upstream: int) -> N
     assert rest.startswith(b'{"ok":true}HTTP/1.1 200 OK')
 
 
-def test_harness_runs_all_variants_on_equal_answers(tmp_path: Path) -> None:
+def run_harness(results: Path, *options: str) -> tuple[str, dict[str, Any]]:
+    """Run the harness for one second per measurement; its output and the JSON it wrote."""
+    command = [sys.executable, str(BENCH / "run.py"), "--duration=1", "--warmup=1", *options]
     result = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH / "run.py"),
-            "--runs=1",
-            "--duration=1",
-            "--warmup=1",
-            "--cells=json,up10,me",
-            f"--results={tmp_path}",
-        ],
+        [*command, f"--results={results}"],
         capture_output=True,
         text=True,
         timeout=900,
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "ratios: baked/quart" in result.stdout
-    (written,) = tmp_path.glob("*.json")
-    table = json.loads(written.read_text())["table"]
+    (written,) = results.glob("*.json")
+    document: dict[str, Any] = json.loads(written.read_text())
+    return result.stdout, document
+
+
+def test_harness_runs_all_variants_on_equal_answers(tmp_path: Path) -> None:
+    output, document = run_harness(tmp_path, "--runs=1", "--cells=json,up10,me")
+    assert "ratios: baked/quart" in output
+    table = document["table"]
     assert set(table) == {"json", "up10", "me"}
     for cell in table.values():
         for variant in ("baked", "quart", "stock"):
@@ -78,3 +79,16 @@ def test_harness_runs_all_variants_on_equal_answers(tmp_path: Path) -> None:
         assert cell["baked"]["errors"] == 0
     assert "baked/limit" in table["up10"]
     assert len(table["me"]["baked/quart by round"]) == 1  # one round, one ratio
+
+
+def test_paired_slices_alternate_between_variants_serving_side_by_side(tmp_path: Path) -> None:
+    output, document = run_harness(tmp_path, "--paired=2", "--cells=me", "--variants=baked,quart")
+    assert "2 paired slices of 1 s per cell" in output
+    assert "baked/quart " in output
+    assert "(slices " in output
+    me = document["table"]["me"]
+    assert len(document["samples"]["baked"]["me"]) == 2  # one sample per slice
+    assert len(me["baked/quart by round"]) == 2  # one ratio per pair of slices
+    for variant in ("baked", "quart"):
+        assert me[variant]["rps"] > 0, me
+        assert me[variant]["errors"] == 0, me
