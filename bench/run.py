@@ -22,6 +22,8 @@ With ``--paired N`` each cell instead starts every variant at once and alternate
 slices of ``--duration`` seconds between them (order rotating, each slice once the worker is
 idle): slices seconds apart share the machine's state, so the per-slice ratios pin a
 difference down better than rounds minutes apart. The table then reports medians over slices.
+A slice must be long against the cell's latency (wrk reconnects for each one), so short
+slices suit the fast cells (json, me) and the harness warns when a cell's answers are slow.
 
 With ``--profile`` it then samples the baked service and Quart on each cell with py-spy and
 prints where their CPU goes (self time by function).
@@ -470,6 +472,14 @@ def paired(
                 url, server, cookie = servers[variant]
                 sample = measure(url, cell, server, upstream, cookie, args, warm_up=False)
                 samples[variant].append(sample)
+    # wrk opens its connections afresh for every slice and counts only requests that finish
+    # in it: a slice not much longer than the answers take measures ramp-up, not the server.
+    slow = max(s.p50_ms for runs in samples.values() for s in runs)
+    if slow > args.duration * 1000 / 10:
+        log(
+            f"warning: {cell.name}: answers take up to {slow:.0f} ms at the median, too long "
+            f"for {args.duration} s slices; its figures are biased low (use a longer --duration)"
+        )
     return samples
 
 
