@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx2
-from my_service.security import SECURITY_HEADERS
+from my_service.security import fill_security_headers
 from pydantic import BaseModel, Field
 from werkzeug.datastructures import Headers
 
@@ -21,13 +21,9 @@ class LoginRequest(BaseModel):
 
 
 def add_security_headers(headers: Headers, path: str) -> None:
-    """The headers the baked service adds to every response (both frameworks use Werkzeug's)."""
-    present = {name.lower() for name, _ in headers}
-    for name, value in SECURITY_HEADERS:
-        if name.lower() not in present:
-            headers.add(name, value)
-    if path.startswith("/auth") and "cache-control" not in present:
-        headers.add("Cache-Control", "no-store")
+    """The headers the baked service adds to every response, by its own code (both frameworks
+    use Werkzeug's ``Headers``); plain HTTP here, as in the bench, so no HSTS."""
+    fill_security_headers(headers, on_auth=path.startswith("/auth"), https=False)
 
 
 def error_body(status: int, title: str, detail: str) -> dict[str, Any]:
