@@ -305,6 +305,20 @@ def serving(
             process.wait()
 
 
+@contextmanager
+def answering(
+    variant: str, cell: Cell, run: tuple[Path, Path, dict[str, str], Path]
+) -> Iterator[tuple[str, psutil.Process, str]]:
+    """A variant serving, logged in if ``cell`` needs it, checked to answer ``cell`` right.
+
+    Yields its URL, its process and the Cookie header for the cell's requests.
+    """
+    with serving(variant, *run) as (url, server):
+        cookie = session_cookie(url) if cell.cookie else ""
+        check_answer(variant, url, cell, cookie)
+        yield url, server, cookie
+
+
 def call(url: str, cell: Cell, cookie: str = "") -> tuple[Any, list[str]]:
     """One request as wrk sends it; the JSON answer and the Set-Cookie headers."""
     headers = {
@@ -456,14 +470,11 @@ def paired(
     args: argparse.Namespace,
 ) -> dict[str, list[Sample]]:
     """``--paired``: every variant serving at once, wrk alternating between them in slices."""
-    python, service, env, logs = run
     samples: dict[str, list[Sample]] = {variant: [] for variant in variants}
     with contextlib.ExitStack() as stack:
         servers = {}
         for variant in variants:
-            url, server = stack.enter_context(serving(variant, python, service, env, logs))
-            cookie = session_cookie(url) if cell.cookie else ""
-            check_answer(variant, url, cell, cookie)
+            url, server, cookie = stack.enter_context(answering(variant, cell, run))
             wrk(url + cell.path, cell.connections, args.warmup, wrk_env(cell, cookie))
             servers[variant] = url, server, cookie
         for index in range(args.paired):
@@ -693,9 +704,9 @@ def main(argv: list[str] | None = None) -> None:
             f"(connections/delay = {peak / UPSTREAM_DELAY:.0f}), "
             f"p50 {ceiling['p50_us'] / 1000:.1f} ms"
         )
+        run = python, service, env, logs
         for cell in cells if args.paired else []:
             log(f"{cell.name}: {args.paired} slices per variant, all variants serving")
-            run = python, service, env, logs
             for variant, samples in paired(cell, variants, run, upstream, args).items():
                 report.samples[variant][cell.name].extend(samples)
         for round_index in range(0 if args.paired else args.runs):
@@ -707,9 +718,7 @@ def main(argv: list[str] | None = None) -> None:
                 for variant in variants[shift:] + variants[:shift]:
                     # A fresh worker per cell: a backlog left by one cell (stock Flask queues
                     # hundreds of requests in its threads) must not be measured in the next.
-                    with serving(variant, python, service, env, logs) as (url, server):
-                        cookie = session_cookie(url) if cell.cookie else ""
-                        check_answer(variant, url, cell, cookie)
+                    with answering(variant, cell, run) as (url, server, cookie):
                         sample = measure(url, cell, server, upstream, cookie, args)
                     report.samples[variant][cell.name].append(sample)
         table = summarize(report, cells, variants)
