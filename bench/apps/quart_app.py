@@ -2,7 +2,7 @@
 
 Same endpoints, same answers, same I/O: the user store and the HTTP client are the baked
 service's own ``Resources`` (one SQLAlchemy async engine on the same SQLite file, one
-``httpx2.AsyncClient`` with the same limits), opened once per worker when Quart starts
+``aiohttp.ClientSession`` with the same limits), opened once per worker when Quart starts
 serving. Authentication is quart-auth, whose signed cookie carries the same server-side login
 token the baked service keeps in Flask's session; the user is looked up asynchronously in the
 store once per request, as Flask-Login's ``user_loader`` does there.

@@ -6,9 +6,10 @@ frameworks, and both answer exactly what the baked service answers.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import httpx2
+import aiohttp
 from my_service.security import fill_security_headers
 from pydantic import BaseModel, Field
 from werkzeug.datastructures import Headers
@@ -30,19 +31,21 @@ def error_body(status: int, title: str, detail: str) -> dict[str, Any]:
     return {"error": {"status": status, "title": title, "detail": detail}}
 
 
-async def fetch_upstream(client: httpx2.AsyncClient, url: str) -> tuple[dict[str, Any], int]:
+async def fetch_upstream(client: aiohttp.ClientSession, url: str) -> tuple[dict[str, Any], int]:
     """The baked ``GET /upstream``: the upstream's JSON, or 502/504 as a JSON error."""
     try:
-        reply = await client.get(url)
-    except httpx2.TimeoutException:
+        async with client.get(url) as reply:
+            status = reply.status
+            body = await reply.read()
+    except TimeoutError:
         detail = "The upstream service did not answer in time."
         return error_body(504, "Gateway Timeout", detail), 504
-    except httpx2.HTTPError:
+    except aiohttp.ClientError:
         return error_body(502, "Bad Gateway", "The upstream service could not be reached."), 502
-    if reply.status_code >= 500:
+    if status >= 500:
         return error_body(502, "Bad Gateway", "The upstream service failed."), 502
     try:
-        payload: Any = reply.json()
+        payload: Any = json.loads(body)
     except ValueError:
         return error_body(502, "Bad Gateway", "The upstream service did not answer with JSON."), 502
-    return {"upstream_status": reply.status_code, "upstream": payload}, 200
+    return {"upstream_status": status, "upstream": payload}, 200

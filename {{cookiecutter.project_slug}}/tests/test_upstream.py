@@ -30,7 +30,7 @@ async def test_connections_the_upstream_closed_are_not_reused(
     settings: Settings, upstream: str
 ) -> None:
     # The upstream closes each kept-alive connection after answering; the pool must notice
-    # (http_client.py's cheap idle check) and open a new one instead of failing with 502.
+    # and open a new one instead of failing with 502.
     app = create_app(settings.model_copy(update={"upstream_url": upstream + "/close"}))
     async with served(app) as client:
         statuses = []

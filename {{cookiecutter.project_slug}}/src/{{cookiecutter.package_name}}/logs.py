@@ -44,5 +44,3 @@ def configure_logging(log_format: str, *, debug: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
-    # One INFO line per outgoing request is noise at any volume worth serving.
-    logging.getLogger("httpx2").setLevel(logging.WARNING)

@@ -1,9 +1,9 @@
 """The long-lived clients one worker process shares: the user store and an HTTP client.
 
 They are opened once, at ASGI lifespan startup, on Hypercorn's loop, and closed at shutdown;
-every request then reuses them (an ``httpx2.AsyncClient`` costs ~37 ms of CPU to build, and a
-database pool is only a pool if it outlives a request). The HTTP client is bound to the loop it
-first runs on, which is why ``runtime.py`` makes sure all coroutines run on that one loop; the
+every request then reuses them (pooled keep-alive connections only save anything if they
+outlive a request, and so does a database pool). The HTTP client is bound to the loop it is
+created on, which is why ``runtime.py`` makes sure all coroutines run on that one loop; the
 store's connections live in its own threads (``sql_store.py``) and are bound to no loop.
 
 Without a server (Flask's test client, the CLI) nothing calls startup: the first use opens them
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 
-import httpx2
+import aiohttp
 from flask import current_app
 
 from .http_client import new_client
@@ -33,7 +33,7 @@ class Resources:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._store: UserStore | None = None
-        self._http: httpx2.AsyncClient | None = None
+        self._http: aiohttp.ClientSession | None = None
         self._lock = threading.Lock()
         #: Failed-login counters; in memory per worker unless the storage URI names Redis.
         self.login_throttle = LoginThrottle(
@@ -43,8 +43,8 @@ class Resources:
     def open(self) -> None:
         """Create both clients for a server: a pooled engine and the HTTP client.
 
-        Synchronous, and no connection opens until first use; building the HTTP client does
-        cost ~37 ms of CPU (its TLS context), which is why it happens once, here.
+        Synchronous, but called on the server's loop (the HTTP client binds to the loop running
+        when it is made); no connection opens until first use.
         """
         with self._lock:
             self._store = self._store or self._new_store(pooled=True)
@@ -54,12 +54,10 @@ class Resources:
         threads = self.settings.database_threads if pooled else None
         return SQLUserStore(create_engine(self.settings, pooled=pooled), threads=threads)
 
-    def _new_http(self) -> httpx2.AsyncClient:
+    def _new_http(self) -> aiohttp.ClientSession:
         return new_client(
-            timeout=httpx2.Timeout(
-                self.settings.upstream_read_timeout,
-                connect=self.settings.upstream_connect_timeout,
-            ),
+            connect_timeout=self.settings.upstream_connect_timeout,
+            read_timeout=self.settings.upstream_read_timeout,
             max_connections=self.settings.upstream_max_connections,
         )
 
@@ -68,7 +66,7 @@ class Resources:
             store, http = self._store, self._http
             self._store = self._http = None
         if http is not None:
-            await http.aclose()
+            await http.close()
         if store is not None:
             await store.close()
 
@@ -80,7 +78,7 @@ class Resources:
             return self._store
 
     @property
-    def http(self) -> httpx2.AsyncClient:
+    def http(self) -> aiohttp.ClientSession:
         """The shared HTTP client; without a server, made on first use."""
         with self._lock:
             self._http = self._http or self._new_http()
@@ -97,7 +95,7 @@ def user_store() -> UserStore:
     return resources().store
 
 
-def http_client() -> httpx2.AsyncClient:
+def http_client() -> aiohttp.ClientSession:
     return resources().http
 
 

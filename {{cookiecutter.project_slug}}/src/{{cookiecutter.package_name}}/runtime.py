@@ -3,7 +3,7 @@
 Flask calls views, hooks and extension callbacks synchronously. Stock Flask turns an ``async
 def`` view into a sync call with asgiref's ``async_to_sync``, which runs every coroutine on a
 brand-new event loop in a brand-new thread. A client or pool opened once and shared (an
-``httpx2.AsyncClient``, an SQLAlchemy async engine) is bound to the loop it first ran on, so
+``aiohttp.ClientSession``, an SQLAlchemy async engine) is bound to the loop it first ran on, so
 sharing it across those throwaway loops fails with "Event loop is closed" or "attached to a
 different loop", and Flask-Login's sync ``user_loader`` cannot await an async store at all.
 
