@@ -5,7 +5,7 @@ and most of that core went to the HTTP client. Measured in one process against t
 50 ms upstream with 100 calls in flight, a call cost 1.5-1.9 ms of CPU through httpx2 (its
 pool's bookkeeping in Python, anyio streams, h11) and 0.26-0.29 ms through aiohttp (a C parser
 fed by an ``asyncio.Protocol``, a pool that hands out idle connections from a deque).
-docs/performance.md has the figures and what they did to the harness.
+The template's docs/performance.md has the figures and what they did to its harness.
 
 One session serves every request the worker handles, for every user, so it must not keep
 cookies: a cookie jar would store each ``Set-Cookie`` an upstream answers with and send it on
@@ -14,6 +14,9 @@ a view that needs a cookie for a call passes it in that call's headers.
 
 The session is bound to the event loop it is created on; ``resources.py`` creates it on
 Hypercorn's loop at startup, and ``runtime.py`` runs every view on that loop.
+
+Proxy variables (``HTTP_PROXY``, ``NO_PROXY``, ...) are not read, aiohttp's default: calls go
+straight to the upstream. Pass ``trust_env=True`` to the session if your network needs a proxy.
 """
 
 from __future__ import annotations
