@@ -6,10 +6,11 @@ frameworks, and both answer exactly what the baked service answers.
 
 from __future__ import annotations
 
-import json
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp
+from my_service.http_client import UpstreamError, get_json
 from my_service.security import fill_security_headers
 from pydantic import BaseModel, Field
 from werkzeug.datastructures import Headers
@@ -34,18 +35,9 @@ def error_body(status: int, title: str, detail: str) -> dict[str, Any]:
 async def fetch_upstream(client: aiohttp.ClientSession, url: str) -> tuple[dict[str, Any], int]:
     """The baked ``GET /upstream``: the upstream's JSON, or 502/504 as a JSON error."""
     try:
-        async with client.get(url) as reply:
-            status = reply.status
-            body = await reply.read()
-    except TimeoutError:
-        detail = "The upstream service did not answer in time."
-        return error_body(504, "Gateway Timeout", detail), 504
-    except aiohttp.ClientError:
-        return error_body(502, "Bad Gateway", "The upstream service could not be reached."), 502
-    if status >= 500:
-        return error_body(502, "Bad Gateway", "The upstream service failed."), 502
-    try:
-        payload: Any = json.loads(body)
-    except ValueError:
-        return error_body(502, "Bad Gateway", "The upstream service did not answer with JSON."), 502
+        status, payload = await get_json(client, url)
+    except UpstreamError as error:
+        body = error_body(error.status, HTTPStatus(error.status).phrase, error.detail)
+        body["error"].update(error.extra)
+        return body, error.status
     return {"upstream_status": status, "upstream": payload}, 200

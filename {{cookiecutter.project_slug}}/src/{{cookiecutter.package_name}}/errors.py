@@ -17,6 +17,7 @@ import structlog
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from .http_client import UpstreamError
 from .throttle import ThrottleUnavailable
 from .users import StoreUnavailable
 
@@ -54,6 +55,10 @@ def _throttle_unavailable(error: ThrottleUnavailable) -> Response:
     return _retry_shortly("Logins are paused: the login throttle is not available.")
 
 
+def _upstream_failed(error: UpstreamError) -> Response:
+    return json_error(error.status, error.detail, **error.extra)
+
+
 def _retry_shortly(detail: str) -> Response:
     """503 for a dependency that is down: the client may retry in a few seconds."""
     response = json_error(503, detail)
@@ -70,4 +75,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(StoreUnavailable, _store_unavailable)
     app.register_error_handler(ThrottleUnavailable, _throttle_unavailable)
+    app.register_error_handler(UpstreamError, _upstream_failed)
     app.register_error_handler(Exception, _unexpected_error)

@@ -21,6 +21,9 @@ straight to the upstream. Pass ``trust_env=True`` to the session if your network
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import aiohttp
 
 
@@ -40,7 +43,42 @@ def new_client(
         sock_connect=connect_timeout,
         sock_read=read_timeout,
     )
-    connector = aiohttp.TCPConnector(limit=max_connections, limit_per_host=0)
+    connector = aiohttp.TCPConnector(limit=max_connections)
     return aiohttp.ClientSession(
         connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
     )
+
+
+class UpstreamError(Exception):
+    """An upstream call that failed; ``status`` is what to answer (502, or 504 for a timeout).
+
+    ``errors.py`` renders it as a JSON error with ``detail`` and ``extra``, as for any view.
+    """
+
+    def __init__(self, status: int, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.extra = extra
+
+
+async def get_json(client: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
+    """``GET url``: the upstream's status and decoded JSON body, or :class:`UpstreamError`.
+
+    The body is read inside the ``async with``: leaving it returns the connection to the
+    pool, and a read that times out or breaks off is an upstream failure like any other.
+    """
+    try:
+        async with client.get(url) as reply:
+            status = reply.status
+            body = await reply.read()
+    except TimeoutError:  # aiohttp's connect and read timeouts are TimeoutErrors
+        raise UpstreamError(504, "The upstream service did not answer in time.") from None
+    except aiohttp.ClientError:
+        raise UpstreamError(502, "The upstream service could not be reached.") from None
+    if status >= 500:
+        raise UpstreamError(502, "The upstream service failed.", upstream_status=status)
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        raise UpstreamError(502, "The upstream service did not answer with JSON.") from None
