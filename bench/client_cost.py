@@ -5,7 +5,8 @@ HTTP client; this measures the client alone. One process per sample calls the be
 upstream (``upstream_server.py``, 50 ms) from ``CONCURRENCY`` tasks at once for a few seconds,
 after a second of warm-up, and reports its CPU time (all threads) per completed call:
 
-- ``aiohttp``: the session the service uses, built by ``my_service.http_client.new_client``;
+- ``aiohttp``: the session the service uses, built by ``my_service.http_client.new_client``,
+  called through ``get_json`` as the service's ``/upstream`` does;
 - ``httpx2``: ``httpx2.AsyncClient`` with the same number of pooled keep-alive connections,
   the client the service used before (docs/performance.md, "What the changes bought").
 
@@ -41,15 +42,14 @@ async def open_client(
 ) -> Callable[[str], Awaitable[Any]]:
     """A function that makes one call through ``name``'s client and decodes its JSON."""
     if name == "aiohttp":
-        from my_service.http_client import new_client
+        from my_service.http_client import get_json, new_client
 
         session = await stack.enter_async_context(
             new_client(connect_timeout=2.0, read_timeout=5.0, max_connections=pool)
         )
 
         async def call_aiohttp(url: str) -> Any:
-            async with session.get(url) as reply:
-                return json.loads(await reply.read())
+            return await get_json(session, url)  # the service's own call
 
         return call_aiohttp
     import httpx2

@@ -2,7 +2,7 @@
 
 Why aiohttp: on the upstream cells of the template's ``bench/`` the worker is bound by one core,
 and most of that core went to the HTTP client. Measured in one process against the bench's
-50 ms upstream with 100 calls in flight, a call cost 1.5-1.9 ms of CPU through httpx2 (its
+50 ms upstream with 100 calls in flight, a call cost 1.5-2.2 ms of CPU through httpx2 (its
 pool's bookkeeping in Python, anyio streams, h11) and 0.26-0.29 ms through aiohttp (a C parser
 fed by an ``asyncio.Protocol``, a pool that hands out idle connections from a deque).
 The template's docs/performance.md has the figures and what they did to its harness.
