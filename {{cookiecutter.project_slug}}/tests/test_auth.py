@@ -12,6 +12,7 @@ import httpx2
 import pytest
 import sqlalchemy as sa
 
+from {{ cookiecutter.package_name }} import passwords
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.sql_store import login_sessions
 
@@ -85,11 +86,12 @@ async def test_logout_when_anonymous_is_harmless(client: httpx2.AsyncClient) -> 
     assert (await client.post("/auth/logout")).status_code == 204
 
 
-async def test_lookups_are_not_held_up_by_busy_default_threads(
+async def test_logins_and_lookups_are_not_held_up_by_busy_default_threads(
     client: httpx2.AsyncClient,
 ) -> None:
-    """A burst of logins fills asyncio's default threads with password hashing for a while;
-    the store runs its queries in threads of its own, so logged-in requests still answer."""
+    """asyncio's default threads can all be busy (blocking calls, DNS lookups); the store runs
+    its queries and its password hashes in threads of its own, so logins and logged-in
+    requests still answer."""
     assert (await login(client)).status_code == 200
     release = threading.Event()
     # More blockers than the default executor has threads (at most 32): all of them stay busy.
@@ -98,9 +100,39 @@ async def test_lookups_are_not_held_up_by_busy_default_threads(
         me = await asyncio.wait_for(client.get("/auth/me"), timeout=10)
         assert me.status_code == 200
         assert me.json()["username"] == "alice"
+        again = await asyncio.wait_for(login(client), timeout=10)
+        assert again.status_code == 200
     finally:
         release.set()
         await asyncio.gather(*blockers)
+
+
+async def test_a_burst_of_logins_hashes_a_bounded_number_at_a_time(
+    client: httpx2.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each argon2id hash in flight holds 64 MiB: however many logins arrive at once, no more
+    than ``password_hash_threads`` are hashed at a time, so their memory stays bounded."""
+    lock = threading.Lock()
+    running, most_at_once, threads = 0, 0, set()
+    verify = passwords._verify
+
+    def counted(password_hash: str, password: str) -> bool:
+        nonlocal running, most_at_once
+        with lock:
+            running += 1
+            most_at_once = max(most_at_once, running)
+            threads.add(threading.current_thread().name)
+        try:
+            return verify(password_hash, password)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(passwords, "_verify", counted)
+    answers = await asyncio.gather(*(login(client) for _ in range(8)))
+    assert [answer.status_code for answer in answers] == [200] * 8
+    assert most_at_once == settings.password_hash_threads == 2
+    assert all(name.startswith("password-hash") for name in threads)
 
 
 @contextmanager

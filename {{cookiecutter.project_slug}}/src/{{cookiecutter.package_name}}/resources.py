@@ -51,8 +51,14 @@ class Resources:
             self._http = self._http or self._new_http()
 
     def _new_store(self, *, pooled: bool) -> UserStore:
-        threads = self.settings.database_threads if pooled else None
-        return SQLUserStore(create_engine(self.settings, pooled=pooled), threads=threads)
+        engine = create_engine(self.settings, pooled=pooled)
+        if not pooled:
+            return SQLUserStore(engine)
+        return SQLUserStore(
+            engine,
+            threads=self.settings.database_threads,
+            password_threads=self.settings.password_hash_threads,
+        )
 
     def _new_http(self) -> aiohttp.ClientSession:
         return new_client(

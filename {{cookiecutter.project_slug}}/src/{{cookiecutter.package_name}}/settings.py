@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     #: Two measured best for one worker on 2 cores: the queries hold the GIL for most of their
     #: time, so more threads mostly contend with the event loop (bench, ``me`` cell).
     database_threads: int = Field(default=2, ge=1)
+    #: Password hashes (logins, new users) computed at once. Each holds 64 MiB while it runs
+    #: and already spreads over 4 threads (argon2id's lanes): two keep 2 cores busy, and more
+    #: only add memory (``passwords.py``).
+    password_hash_threads: int = Field(default=2, ge=1)
 
     #: Seconds ``/readyz`` waits for the user store before answering 503.
     readiness_timeout: float = Field(default=2.0, gt=0)

@@ -11,8 +11,9 @@ reset), each waking the event loop again. This store instead runs each method's 
 work (checkout, statements, commit) as one call in a small thread pool of its own, with the
 stdlib ``sqlite3`` driver: one hop per store call. Measured with the template's
 ``bench/``, that cut the CPU of a session lookup by about two thirds. The pool is the store's
-own so that password hashing, which fills ``asyncio``'s default executor for tens of
-milliseconds per login, cannot hold up the lookups behind every authenticated request.
+own so that password hashing, tens of milliseconds of CPU per login, cannot hold up the
+lookups behind every authenticated request; hashing has a second small pool of its own, which
+bounds the memory a burst of logins takes (:mod:`.passwords`).
 
 Session lookups, one per authenticated request, go further: lookups that arrive while one is
 on its way to a store thread share its hop and its query (:meth:`SQLUserStore.user_for_session`).
@@ -176,20 +177,28 @@ def _settle(lookups: Iterable[_Lookup], found: dict[str, User], error: Exception
             lookup.future.set_exception(own)
 
 
+def _thread_pool(threads: int | None, name: str) -> ThreadPoolExecutor | None:
+    return None if threads is None else ThreadPoolExecutor(threads, thread_name_prefix=name)
+
+
 class SQLUserStore:
     """:class:`~.users.UserStore` over a SQLAlchemy engine, each call one hop to a thread.
 
-    ``threads`` sizes the store's own thread pool; ``None`` uses the running loop's default
-    executor instead, for short-lived stores (the CLI, Flask's test client) that nobody closes.
+    ``threads`` sizes the store's own thread pool for queries, ``password_threads`` the one
+    for password hashes; ``None`` uses the running loop's default executor instead, for
+    short-lived stores (the CLI, Flask's test client) that nobody closes.
     """
 
-    def __init__(self, engine: sa.Engine, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        threads: int | None = None,
+        password_threads: int | None = None,
+    ) -> None:
         self.engine = engine
-        self._executor = (
-            None
-            if threads is None
-            else ThreadPoolExecutor(max_workers=threads, thread_name_prefix="user-store")
-        )
+        self._executor = _thread_pool(threads, "user-store")
+        self._password_executor = _thread_pool(password_threads, "password-hash")
         # Session lookups waiting for a store thread, and whether a job to answer them is
         # already queued. The loop adds to the list, a store thread empties it: hence the lock.
         self._lookups: list[_Lookup] = []
@@ -217,19 +226,20 @@ class SQLUserStore:
         params = {"username": username}
         row = await self._run(lambda conn: conn.execute(_USER_BY_NAME, params).first())
         if row is None:
-            await waste_verification(password)
+            await waste_verification(password, self._password_executor)
             return None
-        if not await verify_password(row.password_hash, password):
+        if not await verify_password(row.password_hash, password, self._password_executor):
             return None
         if needs_rehash(row.password_hash):
-            update = {"user_id": row.id, "password_hash": await hash_password(password)}
+            new_hash = await hash_password(password, self._password_executor)
+            update = {"user_id": row.id, "password_hash": new_hash}
             await self._run(lambda conn: conn.execute(_SET_PASSWORD_HASH, update), write=True)
         return User(id=row.id, username=row.username)
 
     async def create_user(self, username: str, password: str) -> User:
         values = {
             "username": username,
-            "password_hash": await hash_password(password),
+            "password_hash": await hash_password(password, self._password_executor),
             "created_at": _now(),
         }
         try:
@@ -313,6 +323,7 @@ class SQLUserStore:
 
     async def close(self) -> None:
         """Wait for calls in flight, then close the connections."""
-        if self._executor is not None:
-            await asyncio.to_thread(self._executor.shutdown)
+        for executor in (self._executor, self._password_executor):
+            if executor is not None:
+                await asyncio.to_thread(executor.shutdown)
         self.engine.dispose()
