@@ -8,7 +8,7 @@ import gc
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextvars import Context, ContextVar
 from typing import Any
 
@@ -21,6 +21,7 @@ from flask.views import MethodView
 from flask_login import current_user
 
 from {{ cookiecutter.package_name }} import create_app, runtime
+from {{ cookiecutter.package_name }}.asgi_adapter import ASGIAdapter
 from {{ cookiecutter.package_name }}.resources import EXTENSION_KEY
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.sql_store import SQLUserStore
@@ -126,6 +127,43 @@ async def test_sync_views_run_in_threads_and_do_not_stall_the_loop(settings: Set
     assert [a.status_code for a in answers] == [200] * 10
     assert len(threads) == 10
     assert all(name.startswith("sync-view") for name in threads)
+
+
+async def test_responses_are_sent_a_pass_after_the_views_finish(settings: Settings) -> None:
+    """Requests that are ready together all run their views before any response is sent.
+
+    The adapter sends from the loop's next pass so that, under load, requests that have just
+    arrived start in between; docs/performance.md has what that is worth.
+    """
+    app = create_app(settings)
+    events: list[str] = []
+
+    @app.get("/mark/<name>")
+    async def mark(name: str) -> ResponseReturnValue:
+        events.append(f"view {name}")
+        return jsonify(name=name)
+
+    async def request(name: str) -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                events.append(f"send {name}")
+
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": f"/mark/{name}",
+            "query_string": b"",
+            "headers": [(b"host", b"testserver")],
+        }
+        await ASGIAdapter(app)(scope, receive, send)
+
+    await asyncio.gather(request("a"), request("b"))
+    assert events == ["view a", "view b", "send a", "send b"]
 
 
 async def test_lifespan_opens_and_closes_the_shared_clients(
