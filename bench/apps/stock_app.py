@@ -10,10 +10,10 @@ That dictates two choices a working stock app has to make, both the best one ava
   with "Event loop is closed"), so each request builds its own ``aiohttp.ClientSession``, as
   the baked service's ``http_client.new_client`` configures it (aiohttp builds its default SSL
   context once, at import, so a session per request costs no TLS set-up).
-* The user store is the baked service's own, pooled, with its own threads: its queries run
-  in those threads, so unlike the HTTP client it is bound to no event loop and can be shared.
-  So are its tables and queries, and the Flask-Login user class (its ``get_id`` is the
-  server-side login token).
+* The user store is the baked service's own, pooled, with its own threads: its queries and
+  password hashes run in those threads, so unlike the HTTP client it is bound to no event
+  loop and can be shared. So are its tables and queries, and the Flask-Login user class (its
+  ``get_id`` is the server-side login token).
 
 Flask-Login's ``user_loader`` is synchronous; it calls the async store through
 ``app.ensure_sync``, Flask's documented bridge (asgiref again, one more loop per request).
@@ -42,7 +42,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 login_required: Callable[[F], F] = _login_required  # Flask-Login ships no type hints
 
 settings = Settings()
-store = SQLUserStore(create_engine(settings), threads=settings.database_threads)
+store = SQLUserStore(
+    create_engine(settings),
+    threads=settings.database_threads,
+    password_threads=settings.password_hash_threads,
+)
 
 app = Flask(__name__)
 app.config.update(settings.flask_config())
