@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -75,6 +76,47 @@ async def login(client: httpx2.AsyncClient, *, remember: bool = False) -> httpx2
     return await client.post(
         "/auth/login", json={"username": "alice", "password": PASSWORD, "remember": remember}
     )
+
+
+async def abandoned_request(
+    adapter: Callable[..., Awaitable[None]],
+    method: str,
+    path: str,
+    gone: asyncio.Event,
+    body: bytes = b"",
+) -> list[str]:
+    """Send one request straight to the ASGI ``adapter`` from a client that disconnects once
+    ``gone`` is set, as Hypercorn reports it (an ``http.disconnect`` from ``receive``).
+    Returns the types of the messages the adapter sent back."""
+    sent: list[str] = []
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message["type"])
+
+    headers = [
+        (b"host", b"testserver"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+    }
+    await adapter(scope, receive, send)
+    return sent
 
 
 def free_port() -> int:

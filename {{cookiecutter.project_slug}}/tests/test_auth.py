@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 import httpx2
 import pytest
 import sqlalchemy as sa
+from asgi_lifespan import LifespanManager
 
-from {{ cookiecutter.package_name }} import passwords
+from {{ cookiecutter.package_name }} import create_app, passwords
+from {{ cookiecutter.package_name }}.asgi_adapter import ASGIAdapter
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.sql_store import login_sessions
 
-from .conftest import PASSWORD, login
+from .conftest import PASSWORD, abandoned_request, login
 
 
 async def test_login_me_logout(client: httpx2.AsyncClient) -> None:
@@ -133,6 +136,50 @@ async def test_a_burst_of_logins_hashes_a_bounded_number_at_a_time(
     assert [answer.status_code for answer in answers] == [200] * 8
     assert most_at_once == settings.password_hash_threads == 2
     assert all(name.startswith("password-hash") for name in threads)
+
+
+async def test_logins_abandoned_by_their_clients_are_not_hashed(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that gives up on its login (a timeout, a closed tab) costs no argon2 hash.
+
+    Each hash is ~150 ms of CPU; logins queue for the few hash threads, and under a burst the
+    clients at the back of the queue give up first. Their requests are cancelled, so their
+    hashes are never started: only those already running finish.
+    """
+    loop = asyncio.get_running_loop()
+    release, all_busy = threading.Event(), asyncio.Event()
+    hashed: list[str] = []
+    verify = passwords._verify
+
+    def held(password_hash: str, password: str) -> bool:
+        hashed.append(threading.current_thread().name)
+        if len(hashed) == settings.password_hash_threads:
+            loop.call_soon_threadsafe(all_busy.set)
+        release.wait(timeout=30)
+        return verify(password_hash, password)
+
+    monkeypatch.setattr(passwords, "_verify", held)
+    body = json.dumps({"username": "alice", "password": PASSWORD}).encode()
+    gone = asyncio.Event()
+    async with LifespanManager(ASGIAdapter(create_app(settings))) as manager:
+        try:
+            abandoned = [
+                asyncio.ensure_future(
+                    abandoned_request(manager.app, "POST", "/auth/login", gone, body)
+                )
+                for _ in range(8)
+            ]
+            await asyncio.wait_for(all_busy.wait(), timeout=10)
+            gone.set()
+            answers = await asyncio.wait_for(asyncio.gather(*abandoned), timeout=10)
+        finally:
+            release.set()
+        assert answers == [[]] * 8  # nothing was sent to the clients that left
+        transport = httpx2.ASGITransport(app=manager.app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            assert (await login(client)).status_code == 200
+    assert len(hashed) == settings.password_hash_threads + 1
 
 
 @contextmanager

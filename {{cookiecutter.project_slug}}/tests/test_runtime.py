@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import greenlet
 import pytest
-from flask import jsonify, stream_with_context
+from flask import jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 from flask.views import MethodView
 from flask_login import current_user
@@ -27,7 +27,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.sql_store import SQLUserStore
 from {{ cookiecutter.package_name }}.users import User
 
-from .conftest import PASSWORD, login, served
+from .conftest import PASSWORD, abandoned_request, login, served
 
 
 @pytest.fixture
@@ -164,6 +164,91 @@ async def test_responses_are_sent_a_pass_after_the_views_finish(settings: Settin
 
     await asyncio.gather(request("a"), request("b"))
     assert events == ["view a", "view b", "send a", "send b"]
+
+
+async def test_a_view_is_cancelled_when_its_client_disconnects(settings: Settings) -> None:
+    """A view still working when its client goes away is cancelled: its own cleanup and
+    Flask's teardown run, no response is sent, and the server is told nothing went wrong."""
+    app = create_app(settings)
+    started, seen = asyncio.Event(), []
+
+    @app.get("/wait")
+    async def wait() -> ResponseReturnValue:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            seen.append("view cancelled")
+            raise
+        return jsonify()
+
+    @app.teardown_request
+    def teardown(error: BaseException | None) -> None:
+        seen.append(f"teardown {type(error).__name__}")
+
+    gone = asyncio.Event()
+    request = asyncio.ensure_future(abandoned_request(ASGIAdapter(app), "GET", "/wait", gone))
+    await asyncio.wait_for(started.wait(), timeout=10)
+    gone.set()
+    assert await asyncio.wait_for(request, timeout=10) == []
+    assert seen == ["view cancelled", "teardown CancelledError"]
+
+
+async def test_a_request_the_server_cancels_stays_cancelled(settings: Settings) -> None:
+    """Only the client's disconnect is absorbed: a cancellation from outside (the server
+    shutting down, a timeout around the app) still ends the request's task as cancelled."""
+    app = create_app(settings)
+    started = asyncio.Event()
+
+    @app.get("/wait")
+    async def wait() -> ResponseReturnValue:
+        started.set()
+        await asyncio.Event().wait()
+        return jsonify()
+
+    gone = asyncio.Event()  # never set: the client stays
+    request = asyncio.ensure_future(abandoned_request(ASGIAdapter(app), "GET", "/wait", gone))
+    await asyncio.wait_for(started.wait(), timeout=10)
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+
+
+async def test_a_request_cut_off_mid_body_is_not_run(settings: Settings) -> None:
+    """A client that disconnects before its body is complete gets nothing run for it: the
+    view would otherwise see a truncated body as if it were the whole request."""
+    app = create_app(settings)
+    seen: list[bytes] = []
+
+    @app.post("/echo")
+    def echo() -> ResponseReturnValue:
+        seen.append(request.get_data())
+        return jsonify()
+
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b'{"half": ', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message["type"])
+
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/echo",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"content-length", b"20")],
+    }
+    await ASGIAdapter(app)(scope, receive, send)
+    assert seen == []
+    assert sent == []
 
 
 async def test_lifespan_opens_and_closes_the_shared_clients(

@@ -37,6 +37,10 @@ class BodyTooLarge(Exception):
     """The client sent more than ``MAX_CONTENT_LENGTH`` bytes."""
 
 
+class ClientDisconnected(Exception):
+    """The client went away before it had sent the whole request."""
+
+
 class ASGIAdapter:
     """An ASGI application wrapping one Flask app."""
 
@@ -58,23 +62,37 @@ class ASGIAdapter:
         except BodyTooLarge:
             await _send_simple(send, 413, f"The request body exceeds {limit} bytes.")
             return
+        except ClientDisconnected:
+            return  # a truncated request is not run: its body is not what the client meant
         environ = build_environ(scope, body)
-        status, headers, chunks, rest = await runtime.call_with_portal(self._respond, environ)
-        # Send from the loop's next pass. Under load one pass runs many resumed requests'
-        # Flask work back to back, while a request that has just arrived needs several passes
-        # to reach the app (Hypercorn hands it from the socket to a read task, then to an app
-        # task). Yielding between the work and the send lets new requests in between, so
-        # upstream calls do not bunch up and leave the loop idle between bunches: +20 % on
-        # /upstream at 100 connections, measured with bench/ (docs/performance.md).
-        await asyncio.sleep(0)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        if rest is None:
-            # The usual case: the whole body was ready, so it is sent from here, outside the
-            # portal, which saves a sync -> async round trip per response.
-            await send({"type": "http.response.body", "body": b"".join(chunks)})
-            return
-        # A streamed body: iterating it runs app code, which may need the portal (runtime.run).
-        await runtime.call_with_portal(self._stream, send, chunks, rest)
+        guard = _DisconnectGuard(receive)
+        try:
+            status, headers, chunks, rest = await runtime.call_with_portal(self._respond, environ)
+            # Send from the loop's next pass. Under load one pass runs many resumed requests'
+            # Flask work back to back, while a request that has just arrived needs several
+            # passes to reach the app (Hypercorn hands it from the socket to a read task, then
+            # to an app task). Yielding between the work and the send lets new requests in
+            # between, so upstream calls do not bunch up and leave the loop idle between
+            # bunches: +20 % on /upstream at 100 connections, measured with bench/
+            # (docs/performance.md).
+            await asyncio.sleep(0)
+            if rest is None:
+                # The usual case: the whole body was ready, so it is sent from here, outside
+                # the portal, which saves a sync -> async round trip per response.
+                guard.close()
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": b"".join(chunks)})
+                return
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            # A streamed body: iterating it runs app code, which may need the portal
+            # (runtime.run). The guard stays up: a stream can outlast its client by far.
+            await runtime.call_with_portal(self._stream, send, chunks, rest)
+        except asyncio.CancelledError:
+            if guard.cancelled_request():
+                return  # nobody is waiting for this response any more
+            raise
+        finally:
+            guard.close()
 
     def _respond(
         self, environ: dict[str, Any]
@@ -145,6 +163,62 @@ class ASGIAdapter:
                 return
 
 
+class _DisconnectGuard:
+    """Cancel the request's task when its client disconnects before the answer is done.
+
+    Hypercorn tells the app about a disconnect only through ``receive()``; nothing stops the
+    work. Without this guard a login abandoned by its client still waits its turn for an
+    argon2 hash and spends the CPU of one (~150 ms), and a client that times out and retries
+    under overload doubles the load on a server that is already behind. Cancelling reaches the
+    coroutine the view awaits, inside the portal, as ``asyncio.CancelledError``; the view's
+    ``finally`` blocks and Flask's teardown run, queued store and hash jobs are dropped, and
+    whatever a store call has already started in its thread completes (``sql_store.py``).
+    Quart and Django cancel the same way.
+
+    Watching costs a task per request, so the guard arms only once a request has run for
+    :data:`WATCH_AFTER` seconds: most requests are answered before that and never pay for it.
+    A disconnect that happened earlier is still seen: Hypercorn queues the message.
+    """
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._task = asyncio.current_task()
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = self._loop.call_later(WATCH_AFTER, self._arm)
+        self._watcher: asyncio.Task[None] | None = None
+        self._cancelled = False
+
+    def _arm(self) -> None:
+        self._timer = None
+        self._watcher = self._loop.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        try:
+            while (await self._receive())["type"] != "http.disconnect":
+                pass
+        except Exception:  # the server can no longer tell: leave the request be
+            return
+        if self._task is not None and not self._task.done():
+            self._cancelled = True
+            self._task.cancel("the client disconnected")
+
+    def cancelled_request(self) -> bool:
+        """True if the guard cancelled the task, and nothing else did: then it may return."""
+        return self._cancelled and self._task is not None and self._task.uncancel() == 0
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+
+
+#: Seconds a request runs before the adapter starts watching for its client to disconnect.
+WATCH_AFTER = 0.1
+
+
 def _no_write(data: bytes) -> object:
     raise NotImplementedError("the WSGI write() callable is not supported; return the body")
 
@@ -160,7 +234,7 @@ async def _read_body(scope: Scope, receive: Receive, limit: int | None) -> bytes
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientDisconnected
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if limit is not None and size > limit:
