@@ -387,11 +387,12 @@ def wrk_env(cell: Cell, cookie: str) -> dict[str, str]:
 
 
 def wait_until_idle(processes: list[psutil.Process], timeout: float = 20) -> None:
-    """Wait for the worker to finish what the warm-up left in flight.
+    """Wait for the workers to finish what the warm-up left in flight.
 
-    wrk drops its connections when it stops, but the server still completes the requests it
-    had accepted (twenty logins are over three seconds of CPU). Measuring on top of that
-    backlog would charge one cell for the previous load.
+    wrk drops its connections when it stops. Stock Flask still completes every request it had
+    accepted; the baked service and Quart cancel the abandoned ones, but work already running
+    in a thread (a password hash) finishes. Measuring on top of that backlog would charge one
+    cell for the previous load.
     """
     deadline = time.monotonic() + timeout
     before = cpu_seconds(processes)
@@ -481,6 +482,9 @@ def paired(
             shift = index % len(variants)
             for variant in variants[shift:] + variants[:shift]:
                 url, server, cookie = servers[variant]
+                # Every variant, not just the one measured next: a server still finishing
+                # requests the last slice's wrk abandoned would take CPU from this slice.
+                wait_until_idle([p for _, other, _ in servers.values() for p in tree(other)])
                 sample = measure(url, cell, server, upstream, cookie, args, warm_up=False)
                 samples[variant].append(sample)
     # wrk opens its connections afresh for every slice and counts only requests that finish
