@@ -11,7 +11,7 @@ Two numbers matter for the generated service's ``runtime.py``:
 
 Each row is the mean over N calls; "plain await" is the floor. Tight loops keep caches hot, so
 these are lower bounds: under a real server a fresh greenlet cost about 50 µs of CPU per request
-(docs/performance.md), which is why the runtime reuses them.
+(docs/performance-log.md), which is why the runtime reuses them.
 
     .venv/bin/python bench/bridge_cost.py [N]
 """

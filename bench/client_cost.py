@@ -8,7 +8,7 @@ after a second of warm-up, and reports its CPU time (all threads) per completed 
 - ``aiohttp``: the session the service uses, built by ``my_service.http_client.new_client``,
   called through ``get_json`` as the service's ``/upstream`` does;
 - ``httpx2``: ``httpx2.AsyncClient`` with the same number of pooled keep-alive connections,
-  the client the service used before (docs/performance.md, "What the changes bought").
+  the client the service used before (docs/performance-log.md, "What the changes bought").
 
 Samples alternate between the clients; the table shows medians. Numbers, not assertions.
 Needs a harness run first (it uses the baked service and the venv in ``bench/.scratch``):

@@ -9,7 +9,7 @@ The ASGI apps are called in-process (no server, no sockets), so only the apps ar
 - ``store``: the real lookup, a hop to the user store's threads (lookups made at once share one).
 
 Each mode and app runs in a fresh process; each figure is the median of 7 batches of 3 000
-requests. docs/performance.md ("Where the remaining gap to Quart is") quotes the output.
+requests. docs/performance-log.md ("Where the remaining gap to Quart is") quotes the output.
 
 Needs a harness run first (it uses the service, database and venv in ``bench/.scratch``):
 
