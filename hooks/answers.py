@@ -58,8 +58,7 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
         "yarl",
         "httpx",
         "httpcore",
-        "httpx2",
-        "httpcore2",
+        "httpx_aiohttp",
         "truststore",
         "h11",
         "h2",
@@ -82,6 +81,8 @@ DEPENDENCY_IMPORT_NAMES = frozenset(
         "ruff",
         "dotenv",
         "mako",
+        "importlinter",
+        "grimp",
         "tests",
         "src",
     }

@@ -80,8 +80,8 @@ def write_secret(ctx: StepContext) -> None:
 #: (path with ``{package_name}``, predicate saying these answers do NOT need the path).
 PRUNE: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
     # The HTTP user store talks to a remote service; it has no local tables.
-    ("src/{package_name}/sql_store.py", lambda a: a.get("user_store") == "http"),
-    ("src/{package_name}/migrations", lambda a: a.get("user_store") == "http"),
+    ("src/{package_name}/users/sql", lambda a: a.get("user_store") == "http"),
+    ("tests/users/test_sql_store.py", lambda a: a.get("user_store") == "http"),
 )
 
 

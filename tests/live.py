@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx2
+import httpx
 import pytest
 from conftest import run_in_service
 
@@ -55,9 +55,9 @@ class LiveService:
             if self.process.poll() is not None:
                 pytest.fail(f"hypercorn exited early:\n{self.output()}")
             try:
-                if httpx2.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return
-            except httpx2.TransportError:
+            except httpx.TransportError:
                 time.sleep(0.1)
         pytest.fail(f"hypercorn never answered /healthz:\n{self.output()}")
 

@@ -160,12 +160,6 @@ def test_env_prefix_follows_the_package_name(cookies: Any) -> None:
     }
 
 
-def test_bake_keeps_the_sql_store_for_sqlite(cookies: Any) -> None:
-    package = bake_ok(cookies, user_store="sqlite") / "src" / "my_service"
-    assert (package / "sql_store.py").is_file()
-    assert (package / "migrations").is_dir()
-
-
 def assert_one_error_and_no_project(
     result: Any, capfd: pytest.CaptureFixture[str], tmp_path: Path
 ) -> str:

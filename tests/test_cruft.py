@@ -109,3 +109,66 @@ def test_plain_cookiecutter_records_the_template_for_cruft(tmp_path: Path) -> No
     assert (state["template"], state["commit"]) == (str(template), revision)
     assert state["context"]["cookiecutter"]["package_name"] == "my_service"
     assert run(CRUFT, "check", cwd=service).returncode == 0
+
+
+#: The last template commit before the package was split into layers (bridge/, users/, web/,
+#: clients/): services baked from it must take every later template with ``cruft update``.
+BEFORE_LAYERS = "aa3491a8247c03831d00e8154906034e0d5cd597"
+
+TEAM_TEST = '''"""A test the service's team wrote, using only the suite's fixtures."""
+
+
+async def test_the_team_checks_health(client):  # type: ignore[no-untyped-def]
+    assert (await client.get("/healthz")).status_code == 200
+'''
+
+
+def test_a_service_baked_before_the_layers_takes_the_current_template(tmp_path: Path) -> None:
+    # The template as it was, in a repository of its own (as a team's fork would hold it).
+    template = tmp_path / "template"
+    template.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "archive", "--format=tar", BEFORE_LAYERS],
+        capture_output=True,
+        check=False,
+    )
+    assert archive.returncode == 0, (
+        f"git cannot read {BEFORE_LAYERS} (a shallow clone?): {archive.stderr.decode()}"
+    )
+    subprocess.run(["tar", "-x", "-C", str(template)], input=archive.stdout, check=True)
+    git(template, "init", "--quiet", "--initial-branch=main")
+    commit_all(template, "before the layers")
+
+    created = run(CRUFT, "create", "--no-input", "--output-dir", str(tmp_path), str(template),
+                  cwd=tmp_path)  # fmt: skip
+    assert created.returncode == 0, created.stdout + created.stderr
+    service = tmp_path / "my-service"
+    assert (service / "src" / "my_service" / "runtime.py").is_file()
+    git(service, "init", "--quiet", "--initial-branch=main")
+    commit_all(service, "generated")
+    # The team's own changes: a setting and a test of theirs.
+    hypercorn_toml = service / "hypercorn.toml"
+    hypercorn_toml.write_text(hypercorn_toml.read_text().replace("workers = 1", "workers = 4"))
+    (service / "tests" / "test_team.py").write_text(TEAM_TEST)
+    commit_all(service, "team changes")
+
+    # The template moves on to what this checkout holds now.
+    for path in template.iterdir():
+        if path.name != ".git":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    subprocess.run([str(REPO_ROOT / "scripts" / "export-template"), str(template)], check=True)
+    commit_all(template, "now")
+
+    updated = run(CRUFT, "update", "--skip-apply-ask", cwd=service)
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    leftovers = [str(p) for p in service.rglob("*") if p.suffix in (".rej", ".orig")]
+    assert leftovers == []
+    package = service / "src" / "my_service"
+    assert not (package / "runtime.py").exists()
+    assert (package / "bridge" / "portal.py").is_file()
+    assert "workers = 4" in hypercorn_toml.read_text()
+    assert (service / "tests" / "test_team.py").read_text() == TEAM_TEST
+
+    suite = run_in_service(service, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider")
+    assert suite.returncode == 0, suite.stdout + suite.stderr
+    assert "PASSED tests/test_team.py::test_the_team_checks_health" in suite.stdout

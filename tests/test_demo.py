@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx2
+import httpx
 from conftest import REPO_ROOT
 from live import free_port
 
@@ -36,7 +36,7 @@ def test_demo_serves_a_working_login(tmp_path: Path) -> None:
         password = match.group(1)
         url = f"http://127.0.0.1:{port}"
         assert f"open {url}/auth/login in a browser" in log.read_text()
-        with httpx2.Client(base_url=url) as client:
+        with httpx.Client(base_url=url) as client:
             login = client.post("/auth/login", json={"username": "demo", "password": password})
             assert login.status_code == 200, login.text
             assert client.get("/auth/me").json()["username"] == "demo"

@@ -1,6 +1,6 @@
 """Bake services and hold them to the promises the template makes about generated code:
-their own test suite passes, ruff and ``mypy --strict`` are clean, and the package builds
-into a wheel that carries its migrations and templates."""
+their own test suite passes, ruff, ``mypy --strict`` and the import contracts are clean, and
+the package builds into a wheel that carries its migrations and templates."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ CHECKS = {
     "ruff-check": ["-m", "ruff", "check", "--no-cache", "."],
     "ruff-format": ["-m", "ruff", "format", "--no-cache", "--check", "."],
     "mypy-strict": ["-m", "mypy", "--cache-dir", "/dev/null"],
+    "import-contracts": ["-c", "from importlinter.cli import lint_imports_command as c; c()"],
 }
 
 
@@ -40,9 +41,10 @@ def test_default_service_builds_a_complete_wheel(baked_default: Path, tmp_path: 
     for needed in (
         "my_service/py.typed",
         "my_service/templates/login.html",
-        "my_service/migrations/env.py",
-        "my_service/migrations/script.py.mako",
-        "my_service/migrations/versions/0001_users_and_login_sessions.py",
+        "my_service/users/sql/migrations/env.py",
+        "my_service/users/sql/migrations/script.py.mako",
+        "my_service/users/sql/migrations/versions/0001_users_and_login_sessions.py",
+        "my_service/users/sql/migrations/versions/0002_logins.py",
     ):
         assert needed in names
 

@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2
+import httpx
 import pytest
 from live import PASSWORD, LiveService, ensure_redis, free_port, live_service
 
@@ -24,7 +24,7 @@ def live(baked_default: Path, tmp_path: Path) -> Iterator[LiveService]:
 
 
 def test_login_me_logout_over_real_http_then_clean_sigterm(live: LiveService) -> None:
-    with httpx2.Client(base_url=live.url) as client:
+    with httpx.Client(base_url=live.url) as client:
         login = client.post("/auth/login", json={"username": "alice", "password": PASSWORD})
         assert login.status_code == 200
         assert login.json()["username"] == "alice"
@@ -39,8 +39,8 @@ def test_login_me_logout_over_real_http_then_clean_sigterm(live: LiveService) ->
 
 def test_fifty_concurrent_upstream_calls_over_real_http(live: LiveService) -> None:
     async def fan_out() -> list[int]:
-        limits = httpx2.Limits(max_connections=50)
-        async with httpx2.AsyncClient(base_url=live.url, limits=limits, timeout=30) as client:
+        limits = httpx.Limits(max_connections=50)
+        async with httpx.AsyncClient(base_url=live.url, limits=limits, timeout=30) as client:
             replies = await asyncio.gather(*(client.get("/upstream") for _ in range(50)))
         return [reply.status_code for reply in replies]
 
@@ -63,8 +63,8 @@ def test_instances_share_failed_login_counts_through_redis(
         live_service(baked_default, tmp_path / "a", env) as first,
         live_service(baked_default, tmp_path / "b", env) as second,
     ):
-        on_first = [httpx2.post(f"{first.url}/auth/login", json=guess).status_code for _ in "123"]
-        on_second = httpx2.post(f"{second.url}/auth/login", json=guess)
+        on_first = [httpx.post(f"{first.url}/auth/login", json=guess).status_code for _ in "123"]
+        on_second = httpx.post(f"{second.url}/auth/login", json=guess)
     assert on_first == [401, 401, 401]
     assert on_second.status_code == 429
     assert int(on_second.headers["retry-after"]) > 0

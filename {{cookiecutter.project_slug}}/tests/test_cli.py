@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 from {{ cookiecutter.package_name }} import create_app
-from {{ cookiecutter.package_name }}.settings import Settings
-
-from .conftest import make_settings, run_cli
+from {{ cookiecutter.package_name }}.settings import Settings, sqlite_path
+from tests.support import make_settings, run_cli
 
 
 def test_upgrade_creates_the_schema_and_is_idempotent(tmp_path: Path) -> None:
@@ -20,7 +19,28 @@ def test_upgrade_creates_the_schema_and_is_idempotent(tmp_path: Path) -> None:
     assert run_cli(app, "db", "upgrade")[0] == 0
     with sqlite3.connect(tmp_path / "users.sqlite3") as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"users", "login_sessions", "alembic_version"} <= tables
+    assert {"users", "logins", "alembic_version"} <= tables
+
+
+def test_upgrading_a_database_from_0001_keeps_its_logins(settings: Settings) -> None:
+    # A database at 0001 holds its logins in login_sessions; 0002 renames the table, rows kept.
+    app = create_app(settings)
+    assert run_cli(app, "db", "upgrade")[0] == 0
+    assert run_cli(app, "db", "downgrade", "0001")[0] == 0
+    path = sqlite_path(settings.database_url)
+    assert path is not None
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO login_sessions VALUES ('ab12', 1, '2030-01-01 00:00:00', "
+            "'2030-01-02 00:00:00')"
+        )
+    assert run_cli(app, "db", "upgrade")[0] == 0
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT token_hash, user_id FROM logins").fetchall() == [("ab12", 1)]
+        indexes = {
+            row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='index'")
+        }
+    assert "ix_logins_user_id" in indexes
 
 
 def test_downgrade_to_base_removes_the_schema(tmp_path: Path) -> None:

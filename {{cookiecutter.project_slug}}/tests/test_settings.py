@@ -1,14 +1,19 @@
-"""Production refuses to start with an unsafe secret or debug on."""
+"""Settings: production refuses an unsafe secret or debug on; one typed object is read."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }} import create_app
+from {{ cookiecutter.package_name }}.bridge import LoopFlask
+from {{ cookiecutter.package_name }}.resources import current_settings
+from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, Settings
 
 STRONG = "Zx8-" + "q7Lm2Vr9Tk4Wb6Ns" * 3
 
@@ -63,7 +68,7 @@ def test_the_asgi_entrypoint_will_not_import_with_an_unsafe_secret(tmp_path: obj
     "url",
     [
         "postgresql://localhost/users",  # the store is SQLite only
-        "sqlite+aiosqlite:///:memory:",  # an older service's URL, and in memory too
+        "sqlite+aiosqlite:///users.db",  # another driver than the store's
         "sqlite:///:memory:",  # one empty database per pooled connection
         "sqlite://",
     ],
@@ -76,8 +81,28 @@ def test_only_a_sqlite_file_is_accepted_as_the_user_store(url: str) -> None:
     assert message.endswith("must be a SQLite file URL such as sqlite:///instance/users.sqlite3")
 
 
-def test_an_aiosqlite_url_from_an_older_service_is_refused_with_its_replacement() -> None:
-    with pytest.raises(ValidationError) as refused:
-        Settings.model_validate({"database_url": "sqlite+aiosqlite:///data/users.db"})
-    message = refused.value.errors()[0]["msg"]
-    assert message.endswith("must be a SQLite file URL such as sqlite:///data/users.db")
+@pytest.mark.parametrize("name", [f"{ENV_PREFIX}LOGIN_LIFETIME", f"{ENV_PREFIX}SESSION_LIFETIME"])
+def test_the_login_lifetime_is_read_under_its_name_and_its_old_one(
+    name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A service that set SESSION_LIFETIME before the setting was renamed keeps its lifetime.
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.setenv(name, "PT30M")
+    assert Settings().login_lifetime == timedelta(minutes=30)
+
+
+def test_the_service_reads_settings_from_one_object_not_app_config(tmp_path: Path) -> None:
+    settings = Settings.model_validate(
+        {"database_url": f"sqlite:///{tmp_path / 'users.sqlite3'}", "upstream_url": "http://x/"}
+    )
+    app = create_app(settings)
+    assert current_settings_of(app) is settings
+    # Only Flask's and its extensions' own keys are set from the settings.
+    assert "UPSTREAM_URL" not in app.config
+    assert "DATABASE_URL" not in app.config
+    assert app.config["MAX_CONTENT_LENGTH"] == settings.max_content_length
+
+
+def current_settings_of(app: LoopFlask) -> Settings:
+    with app.app_context():
+        return current_settings()

@@ -7,6 +7,6 @@ event loop and its own shared clients, opened by the lifespan startup event.
 from __future__ import annotations
 
 from .app import create_app
-from .asgi_adapter import ASGIAdapter
+from .bridge import ASGIAdapter
 
 app = ASGIAdapter(create_app())

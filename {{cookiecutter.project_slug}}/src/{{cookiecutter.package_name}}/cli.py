@@ -1,23 +1,23 @@
 """``flask --app {{ cookiecutter.package_name }} db …`` and ``… users …`` commands.
 
-Commands are sync (click), so they reach the async store through ``runtime.run`` like any other
-sync code; without a server that runs them on the runtime's background loop.
+Commands are sync (click), so they reach the async store through ``bridge.run`` like any other
+sync code; without a server that runs them on the bridge's background loop.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 from alembic import command
 from alembic.config import Config
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 
-from . import runtime
-from .resources import user_store
+from .bridge import run
+from .resources import current_settings, user_store
 from .users import UsernameTaken, normalize_username, validate_username
+from .users.sql import MIGRATIONS
 
 db_cli = AppGroup("db", help="Create and migrate the database schema.")
 users_cli = AppGroup("users", help="Manage users.")
@@ -26,8 +26,8 @@ users_cli = AppGroup("users", help="Manage users.")
 def alembic_config() -> Config:
     """Alembic's config, built in code: the migrations ship inside the package."""
     config = Config()
-    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
-    config.set_main_option("sqlalchemy.url", current_app.config["DATABASE_URL"])
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", current_settings().database_url)
     return config
 
 
@@ -70,11 +70,11 @@ def users_create(username: str, password_stdin: bool) -> None:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    minimum: int = current_app.config["PASSWORD_MIN_LENGTH"]
+    minimum = current_settings().password_min_length
     if len(password) < minimum:
         raise click.UsageError(f"the password must be at least {minimum} characters")
     try:
-        user = runtime.run(user_store().create_user(username, password))
+        user = run(user_store().create_user(username, password))
     except UsernameTaken:
         raise click.UsageError(f"user {username!r} exists already") from None
     click.echo(f"created user {user.username!r} with id {user.id}")

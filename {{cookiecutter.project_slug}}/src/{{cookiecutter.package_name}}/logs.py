@@ -44,3 +44,6 @@ def configure_logging(log_format: str, *, debug: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
+    # httpx logs every call at INFO, URL and all; upstream failures reach the logs as errors.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.WARNING)

@@ -1,70 +1,87 @@
-"""The long-lived clients one worker process shares: the user store and an HTTP client.
+"""What one worker process shares across requests: the settings, the user store, the HTTP client
+and the failed-login counters.
 
-They are opened once, at ASGI lifespan startup, on Hypercorn's loop, and closed at shutdown;
-every request then reuses them (pooled keep-alive connections only save anything if they
-outlive a request, and so does a database pool). The HTTP client is bound to the loop it is
-created on, which is why ``runtime.py`` makes sure all coroutines run on that one loop; the
-store's connections live in its own threads (``sql_store.py``) and are bound to no loop.
+The clients are opened once, when the worker starts serving, on Hypercorn's loop, and closed when
+it stops; every request then reuses them (pooled keep-alive connections only save anything if
+they outlive a request, and so does a database pool). The HTTP client is bound to the loop it is
+created on, which is why the bridge runs all coroutines on that one loop; the SQL store's
+connections live in its own threads and are bound to no loop.
 
-Without a server (Flask's test client, the CLI) nothing calls startup: the first use opens them
-on the runtime's background loop instead, with an unpooled engine and that loop's default
+Without a server (Flask's test client, the CLI) nothing starts the worker: the first use opens
+them on the bridge's background loop instead, with an unpooled engine and that loop's default
 threads, so that no connection outlives the call that used it and nothing needs closing.
+
+Code that handles a request reaches them through the functions at the end of this module.
 """
 
 from __future__ import annotations
 
 import threading
 
-import aiohttp
+import httpx
 from flask import current_app
 
-from .http_client import new_client
+from .bridge import LoopFlask
+from .clients.http import new_client
 from .settings import Settings
-from .sql_store import SQLUserStore, create_engine
-from .throttle import LoginThrottle
 from .users import UserStore
+from .users.sql import SQLUserStore, create_engine
+from .users.throttle import LoginThrottle
 
-EXTENSION_KEY = "{{ cookiecutter.package_name }}.resources"
+EXTENSION_KEY = "{{ cookiecutter.package_name }}"
 
 
 class Resources:
-    """Holds the shared clients of one app; see the module docstring for their lifetime."""
+    """Holds the settings and shared clients of one app; see the module docstring."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._store: UserStore | None = None
-        self._http: aiohttp.ClientSession | None = None
+        self._http: httpx.AsyncClient | None = None
         self._lock = threading.Lock()
         #: Failed-login counters; in memory per worker unless the storage URI names Redis.
         self.login_throttle = LoginThrottle(
             settings.login_rate_limit, settings.rate_limit_storage_uri
         )
 
-    def open(self) -> None:
-        """Create both clients for a server: a pooled engine and the HTTP client.
+    def init_app(self, app: LoopFlask) -> None:
+        """Make these the app's resources, opened and closed with the worker."""
+        app.extensions[EXTENSION_KEY] = self
+        app.before_serving(self.open)
+        app.after_serving(self.aclose)
 
-        Synchronous, but called on the server's loop (the HTTP client binds to the loop running
-        when it is made); no connection opens until first use.
+    async def open(self) -> None:
+        """Create both clients for a server: a pooled store and the HTTP client.
+
+        Runs on the server's loop (the HTTP client binds to the loop running when it is made);
+        no connection opens until first use.
         """
         with self._lock:
             self._store = self._store or self._new_store(pooled=True)
             self._http = self._http or self._new_http()
 
     def _new_store(self, *, pooled: bool) -> UserStore:
-        engine = create_engine(self.settings, pooled=pooled)
+        settings = self.settings
         if not pooled:
-            return SQLUserStore(engine)
+            return SQLUserStore(create_engine(settings.database_url, pool_size=None))
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.database_threads,
+            pool_timeout=settings.database_timeout,
+        )
         return SQLUserStore(
             engine,
-            threads=self.settings.database_threads,
-            password_threads=self.settings.password_hash_threads,
+            threads=settings.database_threads,
+            password_threads=settings.password_hash_threads,
         )
 
-    def _new_http(self) -> aiohttp.ClientSession:
+    def _new_http(self) -> httpx.AsyncClient:
+        settings = self.settings
         return new_client(
-            connect_timeout=self.settings.upstream_connect_timeout,
-            read_timeout=self.settings.upstream_read_timeout,
-            max_connections=self.settings.upstream_max_connections,
+            connect_timeout=settings.upstream_connect_timeout,
+            read_timeout=settings.upstream_read_timeout,
+            max_connections=settings.upstream_max_connections,
+            transport=settings.upstream_transport,
         )
 
     async def aclose(self) -> None:
@@ -72,7 +89,7 @@ class Resources:
             store, http = self._store, self._http
             self._store = self._http = None
         if http is not None:
-            await http.close()
+            await http.aclose()
         if store is not None:
             await store.close()
 
@@ -84,7 +101,7 @@ class Resources:
             return self._store
 
     @property
-    def http(self) -> aiohttp.ClientSession:
+    def http(self) -> httpx.AsyncClient:
         """The shared HTTP client; without a server, made on first use."""
         with self._lock:
             self._http = self._http or self._new_http()
@@ -93,15 +110,20 @@ class Resources:
 
 def resources() -> Resources:
     """The current app's resources."""
-    res: Resources = current_app.extensions[EXTENSION_KEY]
-    return res
+    found: Resources = current_app.extensions[EXTENSION_KEY]
+    return found
+
+
+def current_settings() -> Settings:
+    """The current app's settings: the one typed object every module reads."""
+    return resources().settings
 
 
 def user_store() -> UserStore:
     return resources().store
 
 
-def http_client() -> aiohttp.ClientSession:
+def http_client() -> httpx.AsyncClient:
     return resources().http
 
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "{{ cookiecutter.__env_prefix }}"
@@ -37,7 +37,11 @@ class Settings(BaseSettings):
     """All configuration of the service; one instance is built per app."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
     )
 
     env: Literal["development", "production"] = "development"
@@ -49,12 +53,12 @@ class Settings(BaseSettings):
     #: Seconds a request waits for a pooled database connection before answering 503.
     database_timeout: float = Field(default=5.0, gt=0)
     #: Threads (and pooled connections) that run the user store's queries off the event loop.
-    #: Two measured best for one worker on 2 cores: the queries hold the GIL for most of their
-    #: time, so more threads mostly contend with the event loop (bench, ``me`` cell).
+    #: A few suit one worker: the queries hold the GIL for most of their time, so more threads
+    #: mostly contend with the event loop.
     database_threads: int = Field(default=2, ge=1)
     #: Password hashes (logins, new users) computed at once. Each holds 64 MiB while it runs
-    #: and already spreads over 4 threads (argon2id's lanes): two keep 2 cores busy, and more
-    #: only add memory (``passwords.py``).
+    #: and already spreads over 4 threads (argon2id's lanes): one or two per core keep the
+    #: cores busy, and more only add memory (``users/passwords.py``).
     password_hash_threads: int = Field(default=2, ge=1)
 
     #: Seconds ``/readyz`` waits for the user store before answering 503.
@@ -66,14 +70,23 @@ class Settings(BaseSettings):
     upstream_read_timeout: float = Field(default=5.0, gt=0)
     #: Connections the shared client keeps open; sized for one worker's concurrency.
     upstream_max_connections: int = Field(default=100, ge=1)
+    #: The wire under the shared ``httpx.AsyncClient``: ``aiohttp`` (httpx-aiohttp's
+    #: transport) or ``httpx`` (httpx's own, which can also speak HTTP/2); see ``clients/http.py``.
+    upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
 
     #: Worker threads that run sync (possibly blocking) views off the event loop.
     sync_view_threads: int = Field(default=32, ge=1)
     #: Largest request body accepted, in bytes; larger bodies get 413 before they are read.
     max_content_length: int = Field(default=1024 * 1024, ge=1024)
 
-    #: How long a login lasts without "remember me", and with it.
-    session_lifetime: timedelta = timedelta(hours=12)
+    #: How long a login lasts without "remember me", and with it. ``SESSION_LIFETIME`` is
+    #: still read, as the old name of ``LOGIN_LIFETIME``.
+    login_lifetime: timedelta = Field(
+        default=timedelta(hours=12),
+        validation_alias=AliasChoices(
+            "login_lifetime", f"{ENV_PREFIX}LOGIN_LIFETIME", f"{ENV_PREFIX}SESSION_LIFETIME"
+        ),
+    )
     remember_lifetime: timedelta = timedelta(days=14)
     #: Failed logins allowed per client address and username (``limits`` syntax).
     login_rate_limit: str = "10 per minute"
@@ -97,15 +110,15 @@ class Settings(BaseSettings):
     @classmethod
     def _sqlite_only(cls, url: str) -> str:
         # The store drives SQLite with the stdlib driver from a pool of connections
-        # (sql_store.py); an in-memory database would be a different one per connection.
+        # (users/sql/); an in-memory database would be a different one per connection.
         if not url.startswith(SQLITE_URL_PREFIXES) or sqlite_path(url) is None:
-            example = "sqlite:///instance/users.sqlite3"
-            # Services generated before 2026-11-27 had aiosqlite URLs: name their replacement.
-            replacement = url.replace("sqlite+aiosqlite:", "sqlite:", 1)
-            if url.startswith("sqlite+aiosqlite:") and sqlite_path(replacement) is not None:
-                example = replacement
-            raise ValueError(f"must be a SQLite file URL such as {example}")
+            raise ValueError("must be a SQLite file URL such as sqlite:///instance/users.sqlite3")
         return url
+
+    @field_validator("trusted_origins")
+    @classmethod
+    def _origins_without_trailing_slash(cls, origins: list[str]) -> list[str]:
+        return [origin.rstrip("/") for origin in origins]
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -114,7 +127,11 @@ class Settings(BaseSettings):
         return self
 
     def flask_config(self) -> dict[str, object]:
-        """Translate to Flask's and its extensions' config keys, hardened per OWASP."""
+        """Flask's and Flask-Login's own config keys, set from these settings, hardened per OWASP.
+
+        Only keys that Flask or an extension reads go here; the service's own code reads this
+        object (``resources.current_settings()``), never a copy of its fields in ``app.config``.
+        """
         production = self.is_production
         # ``__Host-`` cookies are only accepted over HTTPS, for the exact host, on path ``/``:
         # a sibling subdomain cannot plant or overwrite them (OWASP session management).
@@ -127,17 +144,12 @@ class Settings(BaseSettings):
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SECURE": production,
             "SESSION_COOKIE_SAMESITE": "Lax",
-            "PERMANENT_SESSION_LIFETIME": self.session_lifetime,
+            "PERMANENT_SESSION_LIFETIME": self.login_lifetime,
             "REMEMBER_COOKIE_NAME": f"{prefix}remember",
             "REMEMBER_COOKIE_HTTPONLY": True,
             "REMEMBER_COOKIE_SECURE": production,
             "REMEMBER_COOKIE_SAMESITE": "Lax",
             "REMEMBER_COOKIE_DURATION": self.remember_lifetime,
-            "DATABASE_URL": self.database_url,
-            "PASSWORD_MIN_LENGTH": self.password_min_length,
-            "SESSION_LIFETIME": self.session_lifetime,
-            "READINESS_TIMEOUT": self.readiness_timeout,
-            "UPSTREAM_URL": self.upstream_url,
         }
 
 

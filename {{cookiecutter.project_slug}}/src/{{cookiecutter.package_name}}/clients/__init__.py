@@ -1,0 +1,1 @@
+"""Clients of other services, shared by every request of a worker. No Flask here."""

@@ -1,0 +1,34 @@
+"""Liveness and readiness probes.
+
+``/healthz`` answers while the process can serve at all (restart me if not); ``/readyz``
+answers 200 only when the user store does, so a load balancer stops sending traffic while the
+database is away (send me no traffic, but do not restart me).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from flask import Blueprint, Response, jsonify
+
+from ..resources import current_settings, user_store
+from ..users import StoreUnavailable
+from .errors import json_error
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+async def healthz() -> Response:
+    # async although it awaits nothing: a sync view would be sent to the thread pool (it might
+    # block), and the hop would cost more than the answer.
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+async def readyz() -> Response:
+    try:
+        await asyncio.wait_for(user_store().ping(), current_settings().readiness_timeout)
+    except (StoreUnavailable, TimeoutError) as error:
+        return json_error(503, "The user store is not available.", reason=str(error) or "timeout")
+    return jsonify(status="ready")
