@@ -8,6 +8,7 @@ import gc
 import threading
 import time
 import weakref
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -159,3 +160,32 @@ def test_flask_test_client_works_without_a_server(settings: Settings) -> None:
         assert client.get("/auth/me").get_json() == {"id": 1, "username": "alice"}
         assert client.post("/auth/logout").status_code == 204
         assert client.get("/auth/me").status_code == 401
+
+
+_bound: ContextVar[str] = ContextVar("bound", default="unset")
+
+
+def test_the_test_client_sees_what_async_hooks_set_in_context_variables(
+    settings: Settings,
+) -> None:
+    # As with stock Flask (asgiref), a value an async hook binds, structlog's
+    # bind_contextvars say, is seen by the view and by the hooks after it.
+    app = create_app(settings)
+    seen: list[str] = []
+
+    @app.before_request
+    async def bind() -> None:
+        _bound.set("bound by an async hook")
+
+    @app.get("/bound")
+    async def bound() -> ResponseReturnValue:
+        seen.append(_bound.get())
+        _bound.set("set by the view")
+        return jsonify()
+
+    @app.teardown_request
+    def teardown(error: BaseException | None) -> None:
+        seen.append(_bound.get())
+
+    assert app.test_client().get("/bound").status_code == 200
+    assert seen == ["bound by an async hook", "set by the view"]

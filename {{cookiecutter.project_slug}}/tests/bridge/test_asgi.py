@@ -4,6 +4,7 @@ goes away."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any
 
@@ -175,3 +176,71 @@ async def test_streamed_and_empty_bodies_arrive_whole(settings: Settings) -> Non
     assert listed.text == "first;second;"
     assert (nothing.status_code, nothing.content) == (204, b"")
     assert (head.status_code, head.content) == (200, b"")
+
+
+async def test_a_sync_views_request_runs_in_one_thread(settings: Settings) -> None:
+    """Hooks, view and teardown of a sync view's request share one thread, as under WSGI."""
+    app = create_app(settings)
+    threads: list[str] = []
+
+    @app.before_request
+    def before() -> None:
+        threads.append(threading.current_thread().name)
+
+    @app.get("/sync")
+    def sync_view() -> ResponseReturnValue:
+        threads.append(threading.current_thread().name)
+        return jsonify()
+
+    @app.teardown_request
+    def teardown(error: BaseException | None) -> None:
+        threads.append(threading.current_thread().name)
+
+    async with served(app) as client:
+        assert (await client.get("/sync")).status_code == 200
+    assert len(threads) == 3
+    assert len(set(threads)) == 1
+    assert threads[0].startswith("sync-view")
+
+
+async def test_a_streamed_body_is_sent_chunk_by_chunk_from_a_thread(settings: Settings) -> None:
+    """Each chunk goes out as soon as the generator yields it, and the generator runs off the
+    loop: here it waits (blocking) for its first chunk to have been sent."""
+    app = create_app(settings)
+    first_sent = threading.Event()
+    seen: dict[str, Any] = {}
+
+    @app.get("/stream")
+    async def stream() -> ResponseReturnValue:
+        def chunks() -> Iterator[bytes]:
+            yield b"first;"
+            seen["first was sent before the second"] = first_sent.wait(timeout=5)
+            seen["thread"] = threading.current_thread().name
+            yield b"second;"
+
+        return app.response_class(chunks(), mimetype="text/plain")
+
+    bodies: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            bodies.append(message["body"])
+            if message["body"] == b"first;":
+                first_sent.set()
+
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/stream",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")],
+    }
+    await ASGIAdapter(app)(scope, receive, send)
+    assert b"".join(bodies) == b"first;second;"
+    assert seen["first was sent before the second"]
+    assert seen["thread"].startswith("sync-view")

@@ -79,3 +79,14 @@ async def test_unexpected_exceptions_are_a_json_500_without_traceback(settings: 
     assert response.json()["error"]["status"] == 500
     assert "secret internals" not in response.text
     assert "Traceback" not in response.text
+
+
+async def test_a_deeply_nested_json_body_is_a_400(client: httpx.AsyncClient) -> None:
+    # Deeper than Python's recursion limit: the decoder raises RecursionError, not ValueError.
+    body = b"[" * 50_000 + b"]" * 50_000
+    response = await client.post(
+        "/auth/login", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["status"] == 400
+    assert response.headers["x-content-type-options"] == "nosniff"

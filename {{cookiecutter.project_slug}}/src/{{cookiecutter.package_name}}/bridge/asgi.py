@@ -1,10 +1,12 @@
 """Serve a :class:`~.app.LoopFlask` over ASGI, on the server's own event loop.
 
 Hypercorn can serve a WSGI app itself, but it then runs each request in a thread of its default
-executor and offers no lifespan events. This adapter instead runs Flask's request handling inside
-the request's own asyncio task, through :func:`~.portal.call_with_portal`, so async views and the
-async user store are awaited on Hypercorn's loop. Sync views still go to a thread pool (see
-:class:`~.app.LoopFlask`).
+executor and offers no lifespan events. This adapter instead runs a request for an async view
+inside the request's own asyncio task, through :func:`~.portal.call_with_portal`, so the view
+and the async user store are awaited on Hypercorn's loop. A request for a sync view runs whole
+in a thread of the app's pool, as under WSGI (:meth:`~.app.LoopFlask.runs_in_thread`). A
+streamed body (a generator, a file) is iterated in a thread too, and each chunk is sent as soon
+as it exists: generator code may block, and the loop serves everyone else meanwhile.
 
 Lifespan events become the app's own :meth:`~.app.LoopFlask.startup` and
 :meth:`~.app.LoopFlask.shutdown`. Every answer, a refused body included, is the app's: the
@@ -14,8 +16,8 @@ adapter renders nothing itself.
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import Callable, Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
@@ -24,6 +26,7 @@ from .app import LoopFlask
 from .disconnect import DisconnectGuard
 from .environ import (
     BODY_TOO_LARGE,
+    STREAMED_BODY,
     BodyTooLarge,
     ClientDisconnected,
     Receive,
@@ -32,7 +35,12 @@ from .environ import (
     build_environ,
     read_body,
 )
-from .portal import call_with_portal, run
+from .portal import call_with_portal, run, thread_context
+from .threads import call_in_thread
+
+#: What Flask answered: the status and headers (from ``start_response``), the body in memory,
+#: or ``None`` for a body still to be iterated (then the adapter iterates it in a thread).
+Head = dict[str, Any]
 
 log = structlog.get_logger(__name__)
 
@@ -62,26 +70,27 @@ class ASGIAdapter:
         except ClientDisconnected:
             return  # a truncated request is not run: its body is not what the client meant
         guard = DisconnectGuard(receive)
+        stop = threading.Event()  # asks a thread sending a stream to stop after this chunk
         try:
-            status, headers, chunks, rest = await call_with_portal(self._respond, environ)
-            # Send from the loop's next pass. Under load one pass runs many resumed requests'
-            # Flask work back to back, while a request that has just arrived needs several
-            # passes to reach the app (Hypercorn hands it from the socket to a read task, then
-            # to an app task). Yielding between the work and the send lets new requests in
-            # between, so upstream calls do not bunch up and leave the loop idle between
-            # bunches.
-            await asyncio.sleep(0)
-            if rest is None:
-                # The usual case: the whole body was ready, so it is sent from here, outside
-                # the portal, which saves a sync -> async round trip per response.
+            if self.app.runs_in_thread(environ):
+                respond = self._respond_in_thread
+                head, chunks = await self._in_thread(stop, respond, environ, send, stop)
+            else:
+                head, chunks, body = await call_with_portal(self._respond, environ)
+                if chunks is None:
+                    await self._in_thread(stop, self._stream, head, body, send, stop)
+                    return
+                # Send from the loop's next pass. Under load one pass runs many resumed
+                # requests' Flask work back to back, while a request that has just arrived
+                # needs several passes to reach the app (Hypercorn hands it from the socket to a
+                # read task, then to an app task). Yielding between the work and the send lets
+                # new requests in between, so upstream calls do not bunch up and leave the loop
+                # idle between bunches.
+                await asyncio.sleep(0)
+            if chunks is not None:  # the whole body is here: send it from the loop
                 guard.close()
-                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send(_start(head))
                 await send({"type": "http.response.body", "body": b"".join(chunks)})
-                return
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            # A streamed body: iterating it runs app code, which may need the portal
-            # (bridge.run). The guard stays up: a stream can outlast its client by far.
-            await call_with_portal(self._stream, send, chunks, rest)
         except asyncio.CancelledError:
             if guard.cancelled_request():
                 return  # nobody is waiting for this response any more
@@ -89,16 +98,24 @@ class ASGIAdapter:
         finally:
             guard.close()
 
-    def _respond(
-        self, environ: dict[str, Any]
-    ) -> tuple[int, list[tuple[bytes, bytes]], list[bytes], Iterator[bytes] | None]:
-        """Run Flask (sync, inside the portal) and return its response.
+    async def _in_thread(self, stop: threading.Event, func: Callable[..., Any], *args: Any) -> Any:
+        """``func(*args)`` in the app's pool; cancelled, it is asked to stop and waited for."""
+        return await call_in_thread(
+            self.app.sync_view_executor,
+            thread_context(),
+            func,
+            *args,
+            cancel_wait=self.app.thread_cancel_wait,
+            on_cancel=stop.set,
+        )
 
-        Returns the status, the headers, the first chunks of the body and, for a body that
-        has more to come (a generator), the iterator still to be drained; ``None`` once the
-        body is complete, after closing it as WSGI requires.
+    def _respond(self, environ: dict[str, Any]) -> tuple[Head, list[bytes] | None, Iterable[bytes]]:
+        """Run Flask and return the head, the body's chunks if it is in memory, and the body.
+
+        A body in memory is read here and closed, as WSGI requires; a streamed one is left
+        untouched (``None`` chunks) for :meth:`_stream`, since reading it runs its code.
         """
-        head: dict[str, Any] = {}
+        head: Head = {}
 
         def start_response(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None, /
@@ -110,30 +127,43 @@ class ASGIAdapter:
             return _no_write
 
         body: Iterable[bytes] = self.app.wsgi_app(environ, start_response)
+        if not isinstance(body, list | tuple) and environ.get(STREAMED_BODY) is not False:
+            return head, None, body
         try:
-            if isinstance(body, list | tuple):
-                chunks = list(body)
-            else:
-                # One chunk is usual; a second one means a stream, left for _stream to drain.
-                # WSGI calls start_response before it yields anything, so the head is known
-                # once the first chunk is.
-                iterator = iter(body)
-                chunks = [chunk for chunk in (next(iterator, None),) if chunk is not None]
-                if chunks and (second := next(iterator, None)) is not None:
-                    rest = _then_close(iterator, body)
-                    return head["status"], head["headers"], [chunks[0], second], rest
-        except BaseException:
-            _close(body)
-            raise
-        _close(body)
-        return head["status"], head["headers"], chunks, None
-
-    def _stream(self, send: Send, chunks: list[bytes], rest: Iterator[bytes]) -> None:
-        """Send a streamed body chunk by chunk, from inside the portal, then close it."""
-        try:
-            run(_send_stream(send, chunks, rest))
+            return head, list(body), body
         finally:
-            _close(rest)
+            _close(body)
+
+    def _respond_in_thread(
+        self, environ: dict[str, Any], send: Send, stop: threading.Event
+    ) -> tuple[Head, list[bytes] | None]:
+        """In a thread: run Flask, and send a streamed body from here as a WSGI server would."""
+        head, chunks, body = self._respond(environ)
+        if chunks is None:
+            self._stream(head, body, send, stop)
+        return head, chunks
+
+    def _stream(self, head: Head, body: Iterable[bytes], send: Send, stop: threading.Event) -> None:
+        """In a thread: send each chunk as soon as the body yields it, then close the body.
+
+        ``stop`` (the request was cancelled) ends the stream after the chunk in hand.
+        """
+        try:
+            if head:
+                run(_send(send, _start(head)))
+            for chunk in body:
+                if not head.get("sent"):  # WSGI allows start_response as late as this
+                    run(_send(send, _start(head)))
+                if chunk:
+                    message = {"type": "http.response.body", "body": chunk, "more_body": True}
+                    run(_send(send, message))
+                if stop.is_set():
+                    return
+            if not head.get("sent"):
+                run(_send(send, _start(head)))
+            run(_send(send, {"type": "http.response.body", "body": b"", "more_body": False}))
+        finally:
+            _close(body)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -152,22 +182,14 @@ class ASGIAdapter:
                 return
 
 
-async def _send_stream(send: Send, chunks: list[bytes], rest: Iterator[bytes]) -> None:
-    """Send ``chunks`` then ``rest``, each held back a step so that the last is marked final."""
-    previous: bytes | None = None
-    for chunk in itertools.chain(chunks, rest):
-        if previous is not None:
-            await send({"type": "http.response.body", "body": previous, "more_body": True})
-        previous = chunk
-    await send({"type": "http.response.body", "body": previous or b"", "more_body": False})
+async def _send(send: Send, message: dict[str, Any]) -> None:
+    await send(message)
 
 
-def _then_close(iterator: Iterator[bytes], body: object) -> Iterator[bytes]:
-    """The rest of ``iterator``; closes the WSGI ``body`` when done or closed early."""
-    try:
-        yield from iterator
-    finally:
-        _close(body)
+def _start(head: Head) -> dict[str, Any]:
+    """The ``http.response.start`` message for ``head``; marks the head as sent."""
+    head["sent"] = True
+    return {"type": "http.response.start", "status": head["status"], "headers": head["headers"]}
 
 
 def _close(body: object) -> None:

@@ -19,6 +19,9 @@ Send = Callable[[Message], Awaitable[None]]
 
 #: Environ key set when the body was refused as too large: the app answers 413 through Flask.
 BODY_TOO_LARGE = "bridge.body_too_large"
+#: Environ key the app sets once its response is final: whether the body is streamed (a
+#: generator, a file) rather than held in memory.
+STREAMED_BODY = "bridge.streamed_body"
 
 
 class BodyTooLarge(Exception):

@@ -20,8 +20,8 @@ first of these paths that applies:
    greenback's design (greenback.readthedocs.io), kept to the few lines needed here so that
    portals can be reused: starting a greenlet costs CPython a new frame stack, and a parked
    portal is ready for the next request.
-2. **In another thread of a server** (a sync view in the thread pool): the coroutine is handed
-   to the server loop with ``run_coroutine_threadsafe`` and the thread waits for it.
+2. **In another thread of a server** (a request for a sync view, a streamed body): the
+   coroutine is handed to the server loop and the thread waits for it (:mod:`.threads`).
 3. **No server at all** (Flask's test client, the ``flask`` CLI, a script): coroutines run on
    one background loop that this module starts on first use and keeps for the process.
 
@@ -35,10 +35,12 @@ import asyncio
 import threading
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
-from contextvars import ContextVar
+from contextvars import Context, ContextVar, copy_context
 from typing import Any, TypeVar
 
 import greenlet
+
+from .threads import wait_on_loop
 
 T = TypeVar("T")
 
@@ -67,10 +69,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
             "bridge.run() was called from async code outside a portal, where waiting would "
             "block the loop: await the coroutine instead"
         )
-    loop = _server_loop.get() or background_loop()
-    # The new task inherits this thread's context (Flask's request context included) and gets
-    # a portal of its own, so that sync code the coroutine calls can run() again.
-    return asyncio.run_coroutine_threadsafe(_with_portal(coro), loop).result()
+    # The task gets this thread's context (Flask's request context included), gives back what
+    # it changed there, and runs in a portal of its own so that sync code it calls can run().
+    return wait_on_loop(_with_portal(coro), _server_loop.get() or background_loop())
 
 
 async def _with_portal(coro: Coroutine[Any, Any, T]) -> T:
@@ -84,6 +85,14 @@ async def call_with_portal(func: Callable[..., T], *args: Any) -> T:
         return await _run_in_portal(func, args)
     finally:
         _server_loop.reset(token)
+
+
+def thread_context() -> Context:
+    """A copy of this task's context for sync code sent to a thread: ``run`` there waits on
+    this task's loop."""
+    context = copy_context()
+    context.run(_server_loop.set, asyncio.get_running_loop())
+    return context
 
 
 def on_server_loop() -> bool:

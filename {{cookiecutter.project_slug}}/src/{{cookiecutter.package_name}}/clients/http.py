@@ -32,6 +32,8 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 Transport = Literal["aiohttp", "httpx"]
+#: Idle connections httpx's own transport keeps open (httpx's default).
+KEEPALIVE_CONNECTIONS = 20
 
 
 def new_client(
@@ -47,8 +49,10 @@ def new_client(
     write, and the wait for a free pooled connection.
     """
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+    # httpx's default keep-alive bound, set explicitly: unbounded (as a bare max_connections
+    # leaves it), httpcore's pool walks every idle connection on each call.
     limits = httpx.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections
+        max_connections=max_connections, max_keepalive_connections=KEEPALIVE_CONNECTIONS
     )
     wire: httpx.AsyncBaseTransport
     if transport == "aiohttp":

@@ -10,10 +10,12 @@ from flask import Flask
 
 from . import auth, errors, health, security, upstream
 from .cookie_session import CachedSerializerSessionInterface
+from .json_provider import JSONProvider
 
 
 def init_app(app: Flask) -> None:
     """Register the error answers, security hooks, session interface and blueprints."""
+    app.json = JSONProvider(app)
     app.session_interface = CachedSerializerSessionInterface()
     errors.init_app(app)
     security.init_app(app)
