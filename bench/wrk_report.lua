@@ -1,5 +1,5 @@
--- wrk script for bench/run.py: optional method, body and cookie from the environment, and a
--- one-line JSON summary on stdout at the end (parsed by the harness, not read by people).
+-- wrk script for bench/harness/load.py: optional method, body and cookie from the environment,
+-- and a one-line JSON summary on stdout at the end (parsed by the harness, not read by people).
 local method = os.getenv("WRK_METHOD")
 local body = os.getenv("WRK_BODY")
 local cookie = os.getenv("WRK_COOKIE")

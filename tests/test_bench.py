@@ -1,8 +1,10 @@
-"""The benchmark harness (bench/): its stand-in upstream, and one short end-to-end run.
+"""The benchmark harness (bench/): its stand-in upstream, its reference apps, and short runs.
 
 Numbers are not asserted: this machine is shared and noisy, and timings belong in the
 harness's output, not in pass/fail. What is asserted is what makes the comparison fair: every
-variant answers every cell with the same JSON, under load, and the results are written.
+variant (the baked service and the Quart, FastAPI and stock Flask references, which import
+nothing from it) answers every cell with the same JSON and headers, under load, answers its
+error cases alike, and the results are written.
 """
 
 from __future__ import annotations
@@ -21,6 +23,18 @@ from conftest import REPO_ROOT
 from live import free_port
 
 BENCH = REPO_ROOT / "bench"
+sys.path.insert(0, str(BENCH))
+from harness.bake import bake, install, prepare_database  # noqa: E402  (bench/ is not a package)
+from harness.cells import (  # noqa: E402
+    COMPARED_HEADERS,
+    ENV_PREFIX,
+    SCRATCH,
+    TRANSPORTS,
+    VARIANTS,
+    Cell,
+)
+from harness.serve import Setup, call, serving  # noqa: E402
+from run import server_env  # noqa: E402
 
 
 @pytest.fixture
@@ -71,24 +85,90 @@ def run_harness(results: Path, *options: str) -> tuple[str, dict[str, Any]]:
 def test_harness_runs_all_variants_on_equal_answers(tmp_path: Path) -> None:
     output, document = run_harness(tmp_path, "--runs=1", "--cells=json,up10,me")
     assert "ratios: baked/quart" in output
+    assert "baked/fastapi" in output
+    assert "baked/stock" in output
     table = document["table"]
     assert set(table) == {"json", "up10", "me"}
     for cell in table.values():
-        for variant in ("baked", "quart", "stock"):
+        for variant in VARIANTS:
             assert cell[variant]["rps"] > 0, (variant, cell)
-        assert cell["baked"]["errors"] == 0
+            assert cell[variant]["errors"] == 0, (variant, cell)  # no 4xx/5xx under load
+    # What every variant answered, JSON and headers, was checked equal before it was measured.
+    answers = document["answers"]
+    assert answers["me"]["json"] == {"id": 1, "username": "bench"}
+    assert answers["me"]["headers"]["cache-control"] == "no-store"
+    assert answers["json"]["headers"]["x-frame-options"] == "DENY"
     assert "baked/limit" in table["up10"]
-    assert len(table["me"]["baked/quart by round"]) == 1  # one round, one ratio
+    assert len(table["me"]["baked/fastapi by round"]) == 1  # one round, one ratio
+    assert document["args"]["transport"] == "aiohttp"
 
 
 def test_paired_slices_alternate_between_variants_serving_side_by_side(tmp_path: Path) -> None:
-    output, document = run_harness(tmp_path, "--paired=2", "--cells=me", "--variants=baked,quart")
+    output, document = run_harness(
+        tmp_path, "--paired=2", "--cells=me", "--variants=baked,fastapi", "--transport=httpx"
+    )
     assert "2 paired slices of 1 s per cell" in output
-    assert "baked/quart " in output
+    assert "upstream transport httpx" in output
     assert "(slices " in output
     me = document["table"]["me"]
     assert len(document["samples"]["baked"]["me"]) == 2  # one sample per slice
-    assert len(me["baked/quart by round"]) == 2  # one ratio per pair of slices
-    for variant in ("baked", "quart"):
+    assert len(me["baked/fastapi by round"]) == 2  # one ratio per pair of slices
+    for variant in ("baked", "fastapi"):
         assert me[variant]["rps"] > 0, me
         assert me[variant]["errors"] == 0, me
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
+    """The service baked and migrated, its upstream pointing at a port nobody listens on."""
+    scratch = tmp_path_factory.mktemp("bench")
+    service = bake(scratch, None)
+    python = install(service, SCRATCH / "venv")  # the harness's venv, reused if it matches
+    env = server_env(service, free_port(), "aiohttp", [])
+    prepare_database(python, service, env)
+    logs = scratch / "logs"
+    logs.mkdir()
+    return Setup(python, service, env, logs)
+
+
+ERROR_CASES = [
+    Cell("anonymous", "/auth/me", 1, None),
+    Cell(
+        "wrong-password",
+        "/auth/login",
+        1,
+        None,
+        method="POST",
+        body='{"username": "bench", "password": "not-the-password"}',
+    ),
+    Cell("invalid-login", "/auth/login", 1, None, method="POST", body='{"username": ""}'),
+    Cell("upstream-down", "/upstream", 1, None),
+]
+
+
+def error_answer(url: str, case: Cell) -> dict[str, Any]:
+    answer, headers = call(url, case)
+    error = json.loads(answer["body"])["error"]
+    return {
+        "status": answer["status"],
+        "error": {key: error[key] for key in ("status", "title", "detail")},
+        "www-authenticate": headers.get("WWW-Authenticate"),
+        **{name: headers.get(name) for name in COMPARED_HEADERS},
+    }
+
+
+def test_every_variant_answers_the_error_cases_as_the_service_does(setup: Setup) -> None:
+    answers = {}
+    for transport in TRANSPORTS:  # the upstream client's, which every variant is told to use
+        env = {**setup.env, f"{ENV_PREFIX}UPSTREAM_TRANSPORT": transport}
+        with_transport = Setup(setup.python, setup.service, env, setup.logs)
+        for variant in VARIANTS:
+            with serving(variant, with_transport) as (url, _):
+                answers[variant, transport] = {
+                    case.name: error_answer(url, case) for case in ERROR_CASES
+                }
+    baked = answers["baked", "aiohttp"]
+    assert baked["anonymous"]["status"] == 401
+    assert baked["upstream-down"]["error"]["detail"] == "The upstream service could not be reached."
+    for variant_and_transport, got in answers.items():
+        assert got == baked, variant_and_transport

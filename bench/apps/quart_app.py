@@ -1,37 +1,39 @@
-"""The native-async reference: the baked service's benchmarked endpoints, written for Quart.
+"""The Quart reference: the service's benchmarked endpoints, written for Quart's public API.
 
-Same endpoints, same answers, same I/O: the user store and the HTTP client are the baked
-service's own ``Resources`` (one SQLAlchemy async engine on the same SQLite file, one
-``aiohttp.ClientSession`` with the same limits), opened once per worker when Quart starts
-serving. Authentication is quart-auth, whose signed cookie carries the same server-side login
-token the baked service keeps in Flask's session; the user is looked up asynchronously in the
-store once per request, as Flask-Login's ``user_loader`` does there.
+Same endpoints, answers, headers and I/O as the baked service (``common.py``): the user store on
+the same SQLite file, one upstream client per worker, opened when Quart starts serving.
+Authentication is quart-auth, whose signed cookie carries the log-in token; the user is looked
+up in the store at most once per request. It leaves out what a Quart app would add with its own
+extensions, CSRF checks and failed-login throttling, which the baked service pays for.
 
-It sends the same security headers as the baked service (each header costs the server CPU to
-validate and write, so fewer headers would be a different answer, not a faster framework).
-What it leaves out is what a Quart app would add with its own extensions: CSRF checks and
-failed-login throttling. Those cost the baked service some CPU and are counted against it.
-
-    hypercorn --config hypercorn.toml quart_app:app   (cwd: the baked service, for .env)
+    hypercorn --config hypercorn.toml quart_app:app   (PYTHONPATH=bench/apps)
 """
 
 from __future__ import annotations
 
-from my_service.app import freeze_startup_heap
-from my_service.resources import Resources
-from my_service.settings import Settings
-from my_service.users import User, normalize_username
+from common import (
+    LOG_IN_FIRST,
+    LOGIN_LIFETIME,
+    SECRET_KEY,
+    LoginRequest,
+    Store,
+    Upstream,
+    User,
+    error_body,
+    freeze_startup_heap,
+    normalize_username,
+    security_headers,
+)
 from pydantic import ValidationError
 from quart import Quart, Response, jsonify, request
 from quart_auth import Action, AuthUser, QuartAuth, Unauthorized, current_user, login_user
-from shared import LoginRequest, add_security_headers, error_body, fetch_upstream
 
-settings = Settings()
-resources = Resources(settings)
+store = Store()
+upstream = Upstream()
 
 
 class StoreUser(AuthUser):
-    """quart-auth's user, resolved from the store on first use and cached for the request."""
+    """quart-auth's user, resolved from the store on first use and kept for the request."""
 
     def __init__(self, auth_id: str | None, action: Action = Action.PASS) -> None:
         super().__init__(auth_id, action)
@@ -42,7 +44,7 @@ class StoreUser(AuthUser):
         if not self._resolved:
             self._resolved = True
             if self.auth_id is not None:
-                self._user = await resources.store.user_for_session(self.auth_id)
+                self._user = await store.user_for_token(self.auth_id)
         return self._user
 
     @property
@@ -52,37 +54,36 @@ class StoreUser(AuthUser):
 
 app = Quart(__name__)
 app.config.update(
-    SECRET_KEY=settings.secret_key.get_secret_value() or "bench-only-secret",
-    QUART_AUTH_COOKIE_SECURE=settings.is_production,
-    QUART_AUTH_DURATION=int(settings.session_lifetime.total_seconds()),
+    SECRET_KEY=SECRET_KEY, QUART_AUTH_COOKIE_SECURE=False, QUART_AUTH_DURATION=LOGIN_LIFETIME
 )
 QuartAuth(app, user_class=StoreUser)
 
 
 @app.before_serving
-async def open_resources() -> None:
-    resources.open()
-    freeze_startup_heap()  # as the baked service does at start-up: GC settings are not Quart's
+async def open_upstream() -> None:
+    upstream.open()
+    freeze_startup_heap()
 
 
 @app.after_serving
 async def close_resources() -> None:
-    await resources.aclose()
+    await upstream.aclose()
+    store.close()
 
 
 @app.after_request
-async def security_headers(response: Response) -> Response:
-    add_security_headers(response.headers, request.path)
+async def add_security_headers(response: Response) -> Response:
+    response.headers.extend(security_headers(request.path))
     return response
 
 
-def error(status: int, title: str, detail: str) -> tuple[Response, int]:
-    return jsonify(error_body(status, title, detail)), status
+def error(status: int, detail: str) -> tuple[Response, int]:
+    return jsonify(error_body(status, detail)), status
 
 
 @app.errorhandler(Unauthorized)
-async def unauthorized(_: Exception) -> tuple[Response, int]:
-    return error(401, "Unauthorized", "Log in first.")
+async def unauthorized(_: Exception) -> tuple[Response, int, dict[str, str]]:
+    return *error(401, "Log in first."), LOG_IN_FIRST
 
 
 @app.get("/healthz")
@@ -92,7 +93,7 @@ async def healthz() -> Response:
 
 @app.get("/upstream")
 async def call_upstream() -> tuple[Response, int]:
-    body, status = await fetch_upstream(resources.http, settings.upstream_url)
+    body, status = await upstream.get_json()
     return jsonify(body), status
 
 
@@ -101,13 +102,11 @@ async def login() -> Response | tuple[Response, int]:
     try:
         credentials = LoginRequest.model_validate(await request.get_json())
     except ValidationError:
-        return error(422, "Unprocessable Content", "Invalid login request.")
-    store = resources.store
+        return error(422, "Invalid login request.")
     user = await store.authenticate(normalize_username(credentials.username), credentials.password)
     if user is None:
-        return error(401, "Unauthorized", "Wrong username or password.")
-    token = await store.start_session(user, settings.session_lifetime)
-    login_user(StoreUser(token), remember=credentials.remember)
+        return error(401, "Wrong username or password.")
+    login_user(StoreUser(await store.start_login(user)))
     return jsonify(id=user.id, username=user.username)
 
 
