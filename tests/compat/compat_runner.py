@@ -36,8 +36,8 @@ from compat_suites import SUITES, Suite
 
 #: The app class and the ASGI adapter under test, as ``module:attribute`` (the adapter is
 #: called with the app). Override with --app-class / --adapter.
-APP_CLASS = "my_service.runtime:LoopFlask"
-ADAPTER = "my_service.asgi_adapter:ASGIAdapter"
+APP_CLASS = "my_service.bridge:LoopFlask"
+ADAPTER = "my_service.bridge:ASGIAdapter"
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CACHE = HERE.parents[1] / ".venv" / "compat"
