@@ -24,12 +24,14 @@ REPO_ROOT = HOOKS_DIR.parent
 sys.path.insert(0, str(HOOKS_DIR))
 
 import answers as answer_checks  # noqa: E402
+import locking  # noqa: E402
 import steps  # noqa: E402
 import teams  # noqa: E402
 
 __all__ = [
     "HOOKS",
     "HOOKS_DIR",
+    "MINIMAL_PYPROJECT",
     "REPO_ROOT",
     "answer_checks",
     "context",
@@ -38,6 +40,7 @@ __all__ = [
     "good_answers",
     "load_by_path",
     "local_extensions",
+    "locking",
     "make_profile",
     "render_hook",
     "steps",
@@ -60,6 +63,9 @@ def cookiecutter_json() -> dict[str, Any]:
     config: dict[str, Any] = json.loads((REPO_ROOT / "cookiecutter.json").read_text("utf-8"))
     return config
 
+
+#: A project uv can lock without the package index: it has no dependencies.
+MINIMAL_PYPROJECT = '[project]\nname = "x"\nversion = "0"\ndependencies = []\n'
 
 local_extensions = load_by_path(REPO_ROOT / "local_extensions.py", "_local_extensions")
 

@@ -14,6 +14,7 @@ import pytest
 
 from .helpers import (
     HOOKS_DIR,
+    MINIMAL_PYPROJECT,
     REPO_ROOT,
     good_answers,
     make_profile,
@@ -33,6 +34,7 @@ def test_plan_of_the_default_team() -> None:
         ("prune files", True),
         ("write secret", False),
         ("render team files", True),
+        ("lock dependencies", False),
         ("record template", False),
         ("git init", False),
     ]
@@ -49,6 +51,7 @@ def test_plan_puts_team_steps_between_the_built_ins() -> None:
         ("write secret", False),
         ("render team files", True),
         ("team example: register_service", False),
+        ("lock dependencies", False),
         ("record template", False),
         ("git init", False),
     ]
@@ -201,6 +204,8 @@ def test_under_cruft_update_only_steps_with_on_update_run(
         handle.write('[[files]]\nsource = "files/CODEOWNERS"\ntarget = "CODEOWNERS"\n')
     project = tmp_path / "project"
     project.mkdir()
+    # Something to lock, with nothing to fetch: were the lock step to run, uv.lock would appear.
+    (project / "pyproject.toml").write_text(MINIMAL_PYPROJECT, encoding="utf-8")
     answers = good_answers(team=team, git_init="yes", _repo_dir=str(REPO_ROOT), _template="x")
 
     assert steps.run("pre", answers, project) == 0
@@ -209,6 +214,7 @@ def test_under_cruft_update_only_steps_with_on_update_run(
     assert ran(project) == ["always updating=True", "always updating=True"]
     assert (project / "CODEOWNERS").is_file(), "render team files runs on update"
     assert not (project / ".env").exists(), "write secret does not"
+    assert not (project / "uv.lock").exists(), "lock dependencies does not"
     assert not (project / ".cruft.json").exists(), "record template does not"
     assert not (project / ".git").exists(), "git init does not"
     assert capsys.readouterr().err == ""
