@@ -1,4 +1,4 @@
-"""After the files are written: prune, secret, team files and steps, ``.cruft.json``, git.
+"""After the files are written: prune, secret, team files and steps, uv.lock, .cruft.json, git.
 
 A stub like ``pre_gen_project.py``: it puts the template's ``hooks/`` on ``sys.path`` and runs
 the post-generation phase of ``steps.run``. Jinja appears only inside the two string literals.

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import answers as answer_checks
+import locking
 import teams
 
 
@@ -109,6 +110,13 @@ def render_team_files(ctx: StepContext) -> None:
         destination.write_text(env.from_string(text).render(cookiecutter=ctx.answers))
 
 
+def lock_dependencies(ctx: StepContext) -> None:
+    """Write ``uv.lock`` (``locking.py``); without uv or the package index, warn in one line
+    and go on: the service works without a lock until ``make lock`` writes one."""
+    if (problem := locking.lock(ctx.project)) is not None:
+        print(f"warning: uv.lock not written: {problem}; run `make lock` later", file=sys.stderr)
+
+
 def record_template(ctx: StepContext) -> None:
     """Write ``.cruft.json`` for services made with plain cookiecutter, so that ``cruft
     update`` and ``cruft check`` work on them too (``cruft create`` writes its own)."""
@@ -184,6 +192,9 @@ def plan(phase: str, profile: teams.Profile) -> list[Step]:
         Step("write secret", write_secret),
         Step("render team files", render_team_files, on_update=True),
         *team_steps(profile, "post"),
+        # After the team's steps, which may change pyproject.toml. Not under cruft update: the
+        # service keeps its own lock, which a changed pyproject.toml marks stale (make lock).
+        Step("lock dependencies", lock_dependencies),
         Step("record template", record_template),
         Step("git init", git_init),
     ]
