@@ -78,12 +78,13 @@ def test_write_secret_never_overwrites_env(
 def make_store_files(root: Path, package: str) -> tuple[Path, Path]:
     """Lay out the files the PRUNE table knows about."""
     package_dir = root / "src" / package
-    (package_dir / "migrations" / "versions").mkdir(parents=True)
-    (package_dir / "migrations" / "versions" / "0001_users.py").write_text("", encoding="utf-8")
-    sql_store = package_dir / "sql_store.py"
+    sql = package_dir / "users" / "sql"
+    (sql / "migrations" / "versions").mkdir(parents=True)
+    (sql / "migrations" / "versions" / "0001_users.py").write_text("", encoding="utf-8")
+    sql_store = sql / "store.py"
     sql_store.write_text("", encoding="utf-8")
     (package_dir / "__init__.py").write_text("", encoding="utf-8")
-    return sql_store, package_dir / "migrations"
+    return sql_store, sql / "migrations"
 
 
 def test_prune_keeps_everything_for_sqlite(tmp_path: Path) -> None:
@@ -111,13 +112,13 @@ def test_prune_removes_a_symlink_not_its_target(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "keep.py").write_text("", encoding="utf-8")
-    package_dir = tmp_path / "project" / "src" / "my_service"
-    package_dir.mkdir(parents=True)
-    (package_dir / "migrations").symlink_to(outside, target_is_directory=True)
+    users_dir = tmp_path / "project" / "src" / "my_service" / "users"
+    users_dir.mkdir(parents=True)
+    (users_dir / "sql").symlink_to(outside, target_is_directory=True)
 
     steps.prune(context(tmp_path / "project", user_store="http"))
 
-    assert not (package_dir / "migrations").is_symlink()
+    assert not (users_dir / "sql").is_symlink()
     assert (outside / "keep.py").is_file()
 
 
