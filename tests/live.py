@@ -67,7 +67,8 @@ def live_service(
     baked: Path, tmp_path: Path, env: dict[str, str] | None = None, *, port: int | None = None
 ) -> Iterator[LiveService]:
     """Copy ``baked``, migrate it, create user ``alice`` (password ``PASSWORD``) and serve it
-    with its own ``hypercorn.toml`` on ``port`` (default: a free one); ``env`` adds settings."""
+    with its launcher and ``hypercorn.toml`` on ``port`` (default: a free one); ``env`` adds
+    settings (no shutdown delay unless ``env`` sets one)."""
     service = tmp_path / "service"
     shutil.copytree(baked, service, ignore=shutil.ignore_patterns("__pycache__"))
     url = f"http://127.0.0.1:{port or free_port()}"
@@ -75,6 +76,7 @@ def live_service(
         "MY_SERVICE_ENV": "development",
         "MY_SERVICE_DATABASE_URL": f"sqlite:///{tmp_path}/users.sqlite3",
         "MY_SERVICE_SECRET_KEY": secrets.token_urlsafe(48),
+        "MY_SERVICE_SHUTDOWN_DELAY": "0",
         **(env or {}),
     }
     flask = ("-m", "flask", "--app", "my_service")
@@ -83,8 +85,7 @@ def live_service(
     created = run_in_service(service, *flask, "users", "create", "alice", env=env, input=PASSWORD)
     assert created.returncode == 0, created.stderr
 
-    command = [sys.executable, "-m", "hypercorn", "--config", "hypercorn.toml"]
-    command += ["--bind", url.removeprefix("http://"), "my_service.asgi:app"]
+    command = [sys.executable, "-m", "my_service", "serve", "--bind", url.removeprefix("http://")]
     log = tmp_path / "hypercorn.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(

@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -127,15 +128,11 @@ def test_a_service_baked_before_the_layers_takes_the_current_template(tmp_path: 
     # The template as it was, in a repository of its own (as a team's fork would hold it).
     template = tmp_path / "template"
     template.mkdir()
-    archive = subprocess.run(
-        ["git", "-C", str(REPO_ROOT), "archive", "--format=tar", BEFORE_LAYERS],
-        capture_output=True,
-        check=False,
-    )
-    assert archive.returncode == 0, (
-        f"git cannot read {BEFORE_LAYERS} (a shallow clone?): {archive.stderr.decode()}"
-    )
-    subprocess.run(["tar", "-x", "-C", str(template)], input=archive.stdout, check=True)
+    tar = tmp_path / "template.tar"
+    archived = run("git", "archive", f"--output={tar}", BEFORE_LAYERS, cwd=REPO_ROOT)
+    assert archived.returncode == 0, f"git cannot read {BEFORE_LAYERS} (a shallow clone?)"
+    with tarfile.open(tar) as archive:
+        archive.extractall(template, filter="data")
     git(template, "init", "--quiet", "--initial-branch=main")
     commit_all(template, "before the layers")
 

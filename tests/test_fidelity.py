@@ -145,11 +145,12 @@ def test_an_async_views_hooks_share_its_context(servers: dict[str, Served]) -> N
         }
 
     seen = each_mode(servers, ask)
-    assert seen["bridge"] == seen["stock"] == {
+    expected = {
         "in the view": "set in the async before_request",
         "in after_request": "set in the async view",
         "in teardown": "set in the async view",
     }
+    assert seen["bridge"] == seen["stock"] == expected
 
 
 @pytest.mark.parametrize("path", ["/stream", "/stream-from-async"])
@@ -209,10 +210,11 @@ def test_teardown_waits_for_a_sync_view_whose_client_went_away(
         }
 
     seen = each_mode(servers, ask)
-    assert seen["bridge"] == seen["stock"] == {
+    expected = {
         "the view's resource was open to its end": "open",
         "teardown ran after the view": True,
     }
+    assert seen["bridge"] == seen["stock"] == expected
 
 
 TEST_CLIENT_SCRIPT = """
@@ -240,8 +242,9 @@ def test_the_test_client_carries_context_changes_as_stock_flask_does(
         assert result.returncode == 0, result.stderr
         recorded = json.loads(result.stdout.splitlines()[-1])
         seen[mode] = {key: recorded[key] for key in ("view", "after_var", "teardown_var")}
-    assert seen["bridge"] == seen["stock"] == {
+    expected = {
         "view": "set in the async before_request",
         "after_var": "set in the async view",
         "teardown_var": "set in the async view",
     }
+    assert seen["bridge"] == seen["stock"] == expected

@@ -123,4 +123,4 @@ async def async_context() -> Response:
 
 flask_app.register_blueprint(async_views)
 
-app: Any = ASGIAdapter(flask_app) if MODE == "bridge" else flask_app  # type: ignore[arg-type]
+app: Any = ASGIAdapter(flask_app) if MODE == "bridge" else flask_app

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 
 import httpx
+import structlog
 from flask import current_app
 
 from .bridge import LoopFlask
@@ -29,6 +30,8 @@ from .users.sql import SQLUserStore, create_engine
 from .users.throttle import LoginThrottle
 
 EXTENSION_KEY = "{{ cookiecutter.package_name }}"
+
+log = structlog.get_logger(__name__)
 
 
 class Resources:
@@ -92,6 +95,7 @@ class Resources:
             await http.aclose()
         if store is not None:
             await store.close()
+        log.info("shared clients closed")
 
     @property
     def store(self) -> UserStore:

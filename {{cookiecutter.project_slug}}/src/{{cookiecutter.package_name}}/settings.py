@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     #: transport) or ``httpx`` (httpx's own, which can also speak HTTP/2); see ``clients/http.py``.
     upstream_transport: Literal["aiohttp", "httpx"] = "aiohttp"
 
+    #: Seconds a worker keeps serving after SIGTERM, ``/readyz`` answering 503, so that load
+    #: balancers stop sending it traffic before it stops accepting (``python -m ... serve``).
+    shutdown_delay: float = Field(default=5.0, ge=0)
+
     #: Worker threads that run sync (possibly blocking) views off the event loop.
     sync_view_threads: int = Field(default=32, ge=1)
     #: Largest request body accepted, in bytes; larger bodies get 413 before they are read.

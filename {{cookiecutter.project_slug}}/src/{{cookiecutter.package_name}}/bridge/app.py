@@ -86,6 +86,9 @@ class LoopFlask(Flask):
         self._kinds = weakref.WeakKeyDictionary()
         self.before_serving_funcs: list[LifecycleFunction] = []
         self.after_serving_funcs: list[LifecycleFunction] = []
+        #: True once the worker has been asked to stop: it still serves, but should not be
+        #: sent new traffic (readiness checks answer 503).
+        self.draining = False
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -101,6 +104,10 @@ class LoopFlask(Flask):
         """
         self.after_serving_funcs.append(func)
         return func
+
+    def begin_draining(self) -> None:
+        """Mark the worker as stopping soon; see :attr:`draining`."""
+        self.draining = True
 
     async def startup(self) -> None:
         """Run the ``before_serving`` functions; an exception stops the worker from serving."""

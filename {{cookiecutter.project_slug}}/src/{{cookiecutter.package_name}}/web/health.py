@@ -1,16 +1,18 @@
 """Liveness and readiness probes.
 
 ``/healthz`` answers while the process can serve at all (restart me if not); ``/readyz``
-answers 200 only when the user store does, so a load balancer stops sending traffic while the
-database is away (send me no traffic, but do not restart me).
+answers 200 only when the user store does and the worker is not shutting down, so a load
+balancer stops sending traffic while the database is away or the worker drains (send me no
+traffic, but do not restart me).
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
+from ..bridge import LoopFlask
 from ..resources import current_settings, user_store
 from ..users import StoreUnavailable
 from .errors import json_error
@@ -27,6 +29,9 @@ async def healthz() -> Response:
 
 @bp.get("/readyz")
 async def readyz() -> Response:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if isinstance(app, LoopFlask) and app.draining:
+        return json_error(503, "The service is shutting down.", reason="draining")
     try:
         await asyncio.wait_for(user_store().ping(), current_settings().readiness_timeout)
     except (StoreUnavailable, TimeoutError) as error:
