@@ -7,6 +7,10 @@ What one run does (docs/performance.md says how to read the table):
 1. Bakes the default service from this checkout (or ``--revision``) into ``bench/.scratch/``
    and installs it, with the references' dependencies (the ``bench`` extra), into
    ``bench/.scratch/venv``. Migrates its SQLite file and creates a user, with its CLI.
+   ``--store postgres`` bakes it with ``user_store=postgres`` instead (into
+   ``bench/.scratch/postgres/`` and ``venv-postgres``), creates a fresh database on the
+   machine's PostgreSQL for the run, migrates that, and drops it when the run ends, however it
+   ends; every variant uses that database (stock Flask sits such runs out: ``STORES``).
 2. Starts the delayed upstream (``upstream_server.py``, 50 ms) and measures its ceiling.
 3. For each of ``--runs`` rounds and each cell, runs the variants back to back (in an order
    that rotates, so drift on this shared machine hits all alike), each under the same
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -46,11 +51,13 @@ from harness.cells import (
     REPO,
     RESULTS,
     SCRATCH,
+    STORES,
     TRANSPORTS,
     UPSTREAM_DELAY,
     VARIANTS,
     Cell,
 )
+from harness.database import bench_database
 from harness.load import Sample, Timing, paired, rounds, wrk
 from harness.profile import profile
 from harness.report import as_json, print_table, summarize, write
@@ -63,7 +70,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=5, help="seconds measured per cell")
     parser.add_argument("--warmup", type=int, default=1, help="seconds of load before each")
     parser.add_argument("--cells", default=",".join(c.name for c in CELLS))
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", help="default: all the store can run (STORES)")
+    parser.add_argument(
+        "--store",
+        choices=STORES,
+        default="sqlite",
+        help="the service's user_store, and the database every variant uses",
+    )
     parser.add_argument(
         "--transport",
         choices=TRANSPORTS,
@@ -89,12 +102,12 @@ def measured_revision(revision: str | None) -> str:
 
 
 def server_env(
-    service: Path, upstream_port: int, transport: str, extra: list[str]
+    database_url: str, upstream_port: int, transport: str, extra: list[str]
 ) -> dict[str, str]:
     """The environment every variant gets (the references read the service's variables)."""
     env = {
         **os.environ,
-        f"{ENV_PREFIX}DATABASE_URL": f"sqlite:///{service}/instance/bench.sqlite3",
+        f"{ENV_PREFIX}DATABASE_URL": database_url,
         f"{ENV_PREFIX}UPSTREAM_URL": f"http://127.0.0.1:{upstream_port}/",
         f"{ENV_PREFIX}UPSTREAM_TRANSPORT": transport,
         f"{ENV_PREFIX}SECRET_KEY": "bench-only-secret-not-for-production",
@@ -136,54 +149,91 @@ def run_cells(
     return samples
 
 
+def selected_variants(args: argparse.Namespace) -> list[str]:
+    """``--variants`` (default: all the store can run); a variant the store cannot run stops."""
+    if args.variants is None:
+        return list(STORES[args.store])
+    variants = [v for v in args.variants.split(",") if v in VARIANTS]
+    unable = [v for v in variants if v not in STORES[args.store]]
+    if unable:
+        raise SystemExit(f"bench: {', '.join(unable)} cannot run with --store {args.store}")
+    return variants
+
+
+def stop_on_sigterm(signum: int, _frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so servers stop and a PostgreSQL database is dropped."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     cells = [c for c in CELLS if c.name in args.cells.split(",")]
-    variants = [v for v in args.variants.split(",") if v in VARIANTS]
+    variants = selected_variants(args)
     if not cells or not variants:
         raise SystemExit("bench: no cells or no variants selected")
     if shutil.which("wrk") is None:
         raise SystemExit("bench: wrk is not installed (scripts/bench installs it)")
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     start = time.monotonic()
-    SCRATCH.mkdir(exist_ok=True)
+    scratch = SCRATCH if args.store == "sqlite" else SCRATCH / args.store
+    scratch.mkdir(parents=True, exist_ok=True)
     revision = measured_revision(args.revision)
-    service = bake(SCRATCH, args.revision)
-    python = install(service, SCRATCH / ("venv-" + args.revision if args.revision else "venv"))
+    service = bake(scratch, args.revision, args.store)
+    venv = "venv" + (f"-{args.revision}" if args.revision else "")
+    venv += "" if args.store == "sqlite" else f"-{args.store}"
+    python = install(service, SCRATCH / venv)
     logs = SCRATCH / "logs"
     shutil.rmtree(logs, ignore_errors=True)
     logs.mkdir()
     upstream_port = free_port()
-    setup = Setup(
-        python, service, server_env(service, upstream_port, args.transport, args.env), logs
-    )
-    prepare_database(python, service, setup.env)
+    with bench_database(args.store, service) as database_url:
+        env = server_env(database_url, upstream_port, args.transport, args.env)
+        setup = Setup(python, service, env, logs)
+        prepare_database(python, service, setup.env)
+        document = measure_all(args, cells, variants, setup, upstream_port, revision)
+        document["database"] = database_url
+    elapsed = time.monotonic() - start
+    print(f"harness wall time: {elapsed:.0f} s")
+    document["wall_seconds"] = elapsed
+    log(f"wrote {write(args.results, args.label, document)}")
+
+
+def measure_all(
+    args: argparse.Namespace,
+    cells: list[Cell],
+    variants: list[str],
+    setup: Setup,
+    port: int,
+    revision: str,
+) -> dict[str, Any]:
+    """The upstream, the cells' rounds (or slices) and profiles; prints the table."""
     started = datetime.now(UTC).isoformat(timespec="seconds")
     upstream_process = subprocess.Popen(
-        [str(python), str(BENCH / "upstream_server.py"), str(upstream_port), str(UPSTREAM_DELAY)],
+        [str(setup.python), str(BENCH / "upstream_server.py"), str(port), str(UPSTREAM_DELAY)],
         stdout=subprocess.DEVNULL,
     )
     profiles: dict[str, dict[str, list[tuple[str, float]]]] = {}
     try:
         upstream = psutil.Process(upstream_process.pid)
         time.sleep(0.5)
-        ceiling = upstream_ceiling(upstream_port, max(c.connections for c in cells), args.duration)
+        ceiling = upstream_ceiling(port, max(c.connections for c in cells), args.duration)
         samples = run_cells(cells, variants, setup, upstream, args)
-        for variant in [v for v in ("baked", "quart") if v in variants and args.profile]:
-            with serving(variant, setup) as (url, server):
+        for profiled in [v for v in ("baked", "quart") if v in variants and args.profile]:
+            with serving(profiled, setup) as (url, server):
                 cookie = session_cookie(url)
-                profiles[variant] = {
+                profiles[profiled] = {
                     c.name: profile(url, c, server, cookie, args.duration) for c in cells
                 }
     finally:
         upstream_process.terminate()
         upstream_process.wait()
     table = summarize(samples, cells, variants)
-    elapsed = time.monotonic() - start
     schedule = f"{args.paired} paired slices" if args.paired else f"{args.runs} interleaved rounds"
     print(
-        f"\nasync-flask-service bench at {revision}, {started}, {schedule} of {args.duration} s "
-        f"per cell, 1 hypercorn worker each, upstream transport {args.transport}, upstream "
-        f"delay {UPSTREAM_DELAY * 1000:.0f} ms; medians"
+        f"\nasync-flask-service bench at {revision}, {started}, "
+        f"{schedule} of {args.duration} s per cell, 1 hypercorn worker each, user store "
+        f"{args.store}, upstream transport {args.transport}, upstream delay "
+        f"{UPSTREAM_DELAY * 1000:.0f} ms; medians"
     )
     print(
         f"upstream ceiling: {ceiling['rps']:.0f} req/s at {ceiling['connections']} connections "
@@ -195,8 +245,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"py-spy self time, {variant}, {cell_name}:")
             for name, share in top:
                 print(f"  {share:5.1f}%  {name}")
-    print(f"harness wall time: {elapsed:.0f} s")
-    document = {
+    return {
         "started": started,
         "revision": revision,
         "args": vars(args),
@@ -206,9 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         "samples": as_json(samples),
         "table": table,
         "profiles": profiles,
-        "wall_seconds": elapsed,
     }
-    log(f"wrote {write(args.results, args.label, document)}")
 
 
 if __name__ == "__main__":

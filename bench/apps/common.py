@@ -1,14 +1,10 @@
 """What the reference apps share: the framework-free parts of the baked service's behaviour.
 
-Nothing here imports the service. Each piece is written against public packages (the stdlib's
-``sqlite3``, argon2-cffi, httpx, httpx-aiohttp) and copies what the service does, so that Quart,
-FastAPI and stock Flask run the same code around their frameworks and answer what the service
-answers:
+Nothing here imports the service. Each piece is written against public packages (httpx,
+httpx-aiohttp, pydantic) and copies what the service does, so that Quart, FastAPI and stock
+Flask run the same code around their frameworks and answer what the service answers:
 
-* the user store: the service's SQLite file (its ``users`` table, made by the service's
-  migration), each call one hop to a pool of two threads with a connection each, as the
-  service's store does; password checks in a second pool of two. Log-ins are recorded in a
-  table of the references' own, ``bench_logins``, created at start-up;
+* the user store, in ``stores.py`` (its docstring says how each store copies the service's);
 * the security headers the service adds to every response (values copied from its
   ``security.py``; plain HTTP here, so no HSTS);
 * the JSON error body ``{"error": {"status", "title", "detail"}}``;
@@ -20,36 +16,23 @@ Settings come from the environment variables the harness sets for every variant 
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import hashlib
 import os
-import secrets
-import sqlite3
-import threading
-import time
 import unicodedata
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any, NamedTuple, TypeVar
+from typing import Any
 
 import aiohttp
 import httpx
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from httpx_aiohttp import AiohttpTransport
 from pydantic import BaseModel, Field
-
-T = TypeVar("T")
 
 
 def setting(name: str, default: str) -> str:
     return os.environ.get(f"MY_SERVICE_{name}", default)
 
 
-DATABASE = setting("DATABASE_URL", "sqlite:///instance/my_service.sqlite3").split(":///", 1)[1]
 UPSTREAM_URL = setting("UPSTREAM_URL", "http://127.0.0.1:8081/")
 SECRET_KEY = setting("SECRET_KEY", "") or "bench-only-secret"
 TRANSPORT = setting("UPSTREAM_TRANSPORT", "aiohttp")
@@ -71,7 +54,8 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
 )
 AUTH_HEADERS = (*SECURITY_HEADERS, ("Cache-Control", "no-store"))
 #: What a 401 from ``/auth/me`` carries, as the service's.
-LOG_IN_FIRST = {"WWW-Authenticate": 'Cookie realm="login", form="/auth/login"'}
+LOG_IN_FIRST = {"WWW-Authenticate": 'Bearer realm="api", Cookie realm="login"'}
+LOG_IN_FIRST_DETAIL = "Log in first, or send an access token."
 
 
 def security_headers(path: str) -> tuple[tuple[str, str], ...]:
@@ -98,111 +82,6 @@ def freeze_startup_heap() -> None:
     """``gc.freeze()`` after start-up, as the service does: a GC setting, not a framework's."""
     gc.collect()
     gc.freeze()
-
-
-# --- the user store ------------------------------------------------------------------------
-
-
-class User(NamedTuple):
-    id: int
-    username: str
-
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS bench_logins (
-    token_hash TEXT PRIMARY KEY,
-    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS ix_bench_logins_user_id ON bench_logins (user_id);
-"""
-USER_BY_NAME = "SELECT id, username, password_hash FROM users WHERE username = ?"
-USER_FOR_TOKEN = (
-    "SELECT users.id, users.username FROM users JOIN bench_logins"
-    " ON bench_logins.user_id = users.id"
-    " WHERE bench_logins.token_hash = ? AND bench_logins.expires_at > ?"
-)
-DELETE_EXPIRED = "DELETE FROM bench_logins WHERE user_id = ? AND expires_at <= ?"
-INSERT_LOGIN = "INSERT INTO bench_logins VALUES (?, ?, ?, ?)"
-
-_hasher = PasswordHasher()  # argon2-cffi's defaults, as the service's
-
-
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-class Store:
-    """Users and log-ins in the service's SQLite file; every call one hop to a store thread."""
-
-    def __init__(self, path: str = DATABASE, threads: int = 2, password_threads: int = 2) -> None:
-        self.path = path
-        self._local = threading.local()
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="store")
-        self._password_pool = ThreadPoolExecutor(password_threads, thread_name_prefix="password")
-        with sqlite3.connect(path) as conn:
-            conn.executescript(SCHEMA)
-        conn.close()
-        self._dummy_hash = _hasher.hash("dummy password for timing equalisation")
-
-    def _conn(self) -> sqlite3.Connection:
-        """This store thread's connection, tuned as the service tunes its connections."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = sqlite3.connect(self.path)
-            conn.executescript(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                " PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;"
-            )
-        return conn
-
-    async def _run(self, work: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
-
-    def _user_for_token(self, token: str) -> User | None:
-        row = self._conn().execute(USER_FOR_TOKEN, (_hash_token(token), time.time())).fetchone()
-        return None if row is None else User(*row)
-
-    async def user_for_token(self, token: str) -> User | None:
-        """The user logged in with ``token``: one join of users and log-ins, by its hash."""
-        return await self._run(self._user_for_token, token)
-
-    def user_for_token_blocking(self, token: str) -> User | None:
-        """The same, for sync code (stock Flask's ``user_loader``): waits for a store thread."""
-        return self._pool.submit(self._user_for_token, token).result()
-
-    async def authenticate(self, username: str, password: str) -> User | None:
-        row = await self._run(lambda: self._conn().execute(USER_BY_NAME, (username,)).fetchone())
-        loop = asyncio.get_running_loop()
-        # An unknown name costs one verification too, so failures do not reveal which names exist.
-        password_hash = self._dummy_hash if row is None else row[2]
-        ok = await loop.run_in_executor(self._password_pool, _verify, password_hash, password)
-        return User(row[0], row[1]) if ok and row is not None else None
-
-    async def start_login(self, user: User) -> str:
-        """Record a log-in of ``user`` (dropping their expired ones); its token."""
-        token = secrets.token_urlsafe(32)
-
-        def record() -> None:
-            now = time.time()
-            with self._conn() as conn:  # one transaction
-                conn.execute(DELETE_EXPIRED, (user.id, now))
-                conn.execute(INSERT_LOGIN, (_hash_token(token), user.id, now, now + LOGIN_LIFETIME))
-
-        await self._run(record)
-        return token
-
-    def close(self) -> None:
-        self._pool.shutdown()
-        self._password_pool.shutdown()
 
 
 # --- the upstream call ---------------------------------------------------------------------

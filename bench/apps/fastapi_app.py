@@ -1,7 +1,8 @@
 """The FastAPI reference: the service's benchmarked endpoints, written for FastAPI's public API.
 
 Same endpoints, answers, headers and I/O as the baked service (``common.py``): the user store on
-the same SQLite file, one upstream client per worker, opened in the lifespan. The log-in token
+the same database (``stores.py``: SQLite or PostgreSQL), one upstream client per worker, both
+opened in the lifespan. The log-in token
 travels in a signed, timed cookie (itsdangerous, as Flask's session and quart-auth sign theirs),
 read by a dependency that looks the user up once per request. The security headers are added
 by a pure ASGI middleware (Starlette's documented lighter alternative to ``@app.middleware``),
@@ -18,12 +19,11 @@ from typing import Annotated, Any
 
 from common import (
     LOG_IN_FIRST,
+    LOG_IN_FIRST_DETAIL,
     LOGIN_LIFETIME,
     SECRET_KEY,
     LoginRequest,
-    Store,
     Upstream,
-    User,
     error_body,
     freeze_startup_heap,
     normalize_username,
@@ -35,20 +35,22 @@ from fastapi.responses import JSONResponse
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from stores import User, open_store
 
 COOKIE = "session"
-store = Store()
+store = open_store()
 upstream = Upstream()
 signer = URLSafeTimedSerializer(SECRET_KEY, salt="bench-login")
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    await store.open()
     upstream.open()
     freeze_startup_heap()
     yield
     await upstream.aclose()
-    store.close()
+    await store.aclose()
 
 
 class SecurityHeaders:
@@ -104,7 +106,7 @@ async def current_user(session: Annotated[str | None, Cookie()] = None) -> User:
         else:
             user = await store.user_for_token(token)
     if user is None:
-        raise HTTPException(401, "Log in first.", headers=LOG_IN_FIRST)
+        raise HTTPException(401, LOG_IN_FIRST_DETAIL, headers=LOG_IN_FIRST)
     return user
 
 

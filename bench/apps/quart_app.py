@@ -1,7 +1,8 @@
 """The Quart reference: the service's benchmarked endpoints, written for Quart's public API.
 
 Same endpoints, answers, headers and I/O as the baked service (``common.py``): the user store on
-the same SQLite file, one upstream client per worker, opened when Quart starts serving.
+the same database (``stores.py``: SQLite or PostgreSQL), one upstream client per worker, both
+opened when Quart starts serving.
 Authentication is quart-auth, whose signed cookie carries the log-in token; the user is looked
 up in the store at most once per request. It leaves out what a Quart app would add with its own
 extensions, CSRF checks and failed-login throttling, which the baked service pays for.
@@ -13,12 +14,11 @@ from __future__ import annotations
 
 from common import (
     LOG_IN_FIRST,
+    LOG_IN_FIRST_DETAIL,
     LOGIN_LIFETIME,
     SECRET_KEY,
     LoginRequest,
-    Store,
     Upstream,
-    User,
     error_body,
     freeze_startup_heap,
     normalize_username,
@@ -27,8 +27,9 @@ from common import (
 from pydantic import ValidationError
 from quart import Quart, Response, jsonify, request
 from quart_auth import Action, AuthUser, QuartAuth, Unauthorized, current_user, login_user
+from stores import User, open_store
 
-store = Store()
+store = open_store()
 upstream = Upstream()
 
 
@@ -60,7 +61,8 @@ QuartAuth(app, user_class=StoreUser)
 
 
 @app.before_serving
-async def open_upstream() -> None:
+async def open_resources() -> None:
+    await store.open()
     upstream.open()
     freeze_startup_heap()
 
@@ -68,7 +70,7 @@ async def open_upstream() -> None:
 @app.after_serving
 async def close_resources() -> None:
     await upstream.aclose()
-    store.close()
+    await store.aclose()
 
 
 @app.after_request
@@ -83,7 +85,7 @@ def error(status: int, detail: str) -> tuple[Response, int]:
 
 @app.errorhandler(Unauthorized)
 async def unauthorized(_: Exception) -> tuple[Response, int, dict[str, str]]:
-    return *error(401, "Log in first."), LOG_IN_FIRST
+    return *error(401, LOG_IN_FIRST_DETAIL), LOG_IN_FIRST
 
 
 @app.get("/healthz")

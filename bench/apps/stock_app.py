@@ -8,7 +8,9 @@ That dictates the one choice a working stock app has to make: the upstream clien
 shared (a client bound to one throwaway loop fails on the next with "Event loop is closed"), so
 each request builds its own, configured as the others' (``common.new_upstream_client``, with
 the SSL context built once). The user store is shared: its work runs in its own threads, bound
-to no event loop. Flask-Login's ``user_loader`` is synchronous, so it waits for a store thread
+to no event loop. So it is the SQLite store only: an asyncpg pool is bound to one loop, and
+no sync PostgreSQL driver is among the bench's packages, so ``--store postgres`` leaves stock
+Flask out. Flask-Login's ``user_loader`` is synchronous, so it waits for a store thread
 directly, the cheapest way a sync callback has.
 
     hypercorn --config hypercorn.toml stock_app:app   (PYTHONPATH=bench/apps)
@@ -22,12 +24,11 @@ from typing import Any, TypeVar
 
 from common import (
     LOG_IN_FIRST,
+    LOG_IN_FIRST_DETAIL,
     LOGIN_LIFETIME,
     SECRET_KEY,
     UPSTREAM_URL,
     LoginRequest,
-    Store,
-    User,
     error_body,
     fetch_upstream,
     freeze_startup_heap,
@@ -39,11 +40,12 @@ from flask import Flask, Response, jsonify, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_user
 from flask_login import login_required as _login_required
 from pydantic import ValidationError
+from stores import SQLiteStore, User
 
 F = TypeVar("F", bound=Callable[..., Any])
 login_required: Callable[[F], F] = _login_required  # Flask-Login ships no type hints
 
-store = Store()
+store = SQLiteStore()
 app = Flask(__name__)
 app.config.update(
     SECRET_KEY=SECRET_KEY,
@@ -74,7 +76,7 @@ def error(status: int, detail: str) -> tuple[Response, int]:
 
 
 def unauthorized() -> tuple[Response, int, dict[str, str]]:
-    return *error(401, "Log in first."), LOG_IN_FIRST
+    return *error(401, LOG_IN_FIRST_DETAIL), LOG_IN_FIRST
 
 
 login_manager.user_loader(load_user)

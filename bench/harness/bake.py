@@ -18,8 +18,9 @@ def log(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
-def bake(scratch: Path, revision: str | None) -> Path:
-    """Bake the default service into ``scratch``: from the working tree, or a git revision.
+def bake(scratch: Path, revision: str | None, store: str = "sqlite") -> Path:
+    """Bake the default service, with ``store`` as its user store, into ``scratch``: from the
+    working tree, or a git revision.
 
     The working tree is copied as ``scripts/export-template`` publishes it (tracked and new
     files), so uncommitted changes are measured too.
@@ -39,7 +40,13 @@ def bake(scratch: Path, revision: str | None) -> Path:
                 ["git", "-C", str(REPO), "archive", revision], capture_output=True, check=True
             )
             subprocess.run(["tar", "-x", "-C", str(template)], input=archive.stdout, check=True)
-        cookiecutter(str(template), no_input=True, default_config=True, output_dir=str(scratch))
+        cookiecutter(
+            str(template),
+            no_input=True,
+            default_config=True,
+            output_dir=str(scratch),
+            extra_context={"user_store": store},  # ignored by revisions without the answer
+        )
     return service
 
 
@@ -79,7 +86,7 @@ def quiet_run(command: list[str], **kwargs: Any) -> None:
 
 
 def prepare_database(python: Path, service: Path, env: dict[str, str]) -> None:
-    """Migrate the service's SQLite file and create the bench user, with the service's CLI."""
+    """Migrate the service's database and create the bench user, with the service's CLI."""
     flask = [str(python), "-m", "flask", "--app", PACKAGE]
     quiet_run([*flask, "db", "upgrade"], cwd=service, env=env)
     quiet_run(

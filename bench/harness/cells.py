@@ -29,6 +29,15 @@ VARIANTS = {
     "stock": "stock_app:app",
 }
 TRANSPORTS = ("aiohttp", "httpx")
+#: The user stores the bench can bake the service with (its ``user_store`` answer), and the
+#: variants each can run: stock Flask runs every async view on a throwaway event loop, so it
+#: cannot share an asyncpg pool, and no sync PostgreSQL driver is among the bench's packages.
+STORES = {
+    "sqlite": tuple(VARIANTS),
+    "postgres": ("baked", "quart", "fastapi"),
+}
+#: The machine's PostgreSQL server (trust auth); ``--store postgres`` makes a database on it.
+POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 #: The response headers every variant must send alike (their values are compared too).
 COMPARED_HEADERS = (
     "content-type",
