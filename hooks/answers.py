@@ -25,7 +25,7 @@ MIN_PYTHON_MINOR = 11
 
 # Which user stores the template can generate. A later issue adds "postgres"
 # and "http"; keep this in step with the choice list in cookiecutter.json.
-USER_STORES = ("sqlite",)
+USER_STORES = teams.USER_STORES
 
 # Soft keywords of every Python the service may run on, not only the one
 # running cookiecutter ("type" became one in 3.12).

@@ -78,11 +78,33 @@ def write_secret(ctx: StepContext) -> None:
     (ctx.project / ENV_FILE).chmod(0o600)  # os.open's mode is filtered by the umask
 
 
-#: (path with ``{package_name}``, predicate saying these answers do NOT need the path).
+#: (path with ``{package_name}``, predicate saying these answers do NOT need the path). Each
+#: bake keeps the code, and the tests, of its own user store only.
+def _store_is(*stores: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda answers: answers.get("user_store") in stores
+
+
 PRUNE: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
-    # The HTTP user store talks to a remote service; it has no local tables.
-    ("src/{package_name}/users/sql", lambda a: a.get("user_store") == "http"),
-    ("tests/users/test_sql_store.py", lambda a: a.get("user_store") == "http"),
+    # The HTTP store asks another service: no tables, migrations, hashing or provider API here.
+    ("src/{package_name}/users/sql", _store_is("http")),
+    ("src/{package_name}/users/passwords.py", _store_is("http")),
+    ("src/{package_name}/cli/db.py", _store_is("http")),
+    ("src/{package_name}/web/users_api.py", _store_is("http")),
+    ("tests/users/test_sqlite.py", _store_is("http", "postgres")),
+    ("tests/users/test_passwords.py", _store_is("http")),
+    ("tests/web/test_users_api.py", _store_is("http")),
+    ("src/{package_name}/users/sql/sqlite.py", _store_is("postgres")),
+    ("src/{package_name}/users/sql/sqlite_accounts.py", _store_is("postgres")),
+    ("src/{package_name}/users/sql/statements.py", _store_is("postgres")),
+    ("src/{package_name}/users/sql/engine.py", _store_is("postgres")),
+    ("src/{package_name}/users/sql/postgres.py", _store_is("sqlite")),
+    ("src/{package_name}/users/sql/postgres_accounts.py", _store_is("sqlite")),
+    ("tests/users/test_postgres.py", _store_is("sqlite", "http")),
+    ("src/{package_name}/users/http_store.py", _store_is("sqlite", "postgres")),
+    ("tests/users/test_http_store.py", _store_is("sqlite", "postgres")),
+    ("tests/user_service.py", _store_is("sqlite", "postgres")),
+    ("tests/memory_store.py", _store_is("sqlite", "postgres")),
+    ("tests/cli/test_db.py", _store_is("http")),
 )
 
 

@@ -34,9 +34,18 @@ from typing import Any
 TEAMS_DIR = Path(__file__).resolve().parent.parent / "teams"
 PROFILE_FILE = "team.toml"
 PHASES = ("pre", "post")
+#: The ``user_store`` answers; the first is the default unless a profile sets another.
+USER_STORES = ("sqlite", "postgres", "http")
 #: Questions whose default a profile may set: cookiecutter.json renders their defaults
 #: through ``team_default`` (local_extensions.py).
-DEFAULTABLE = ("description", "author_name", "author_email", "python_version", "git_init")
+DEFAULTABLE = (
+    "description",
+    "author_name",
+    "author_email",
+    "python_version",
+    "user_store",
+    "git_init",
+)
 
 
 class ProfileError(Exception):

@@ -64,11 +64,19 @@ class LiveService:
 
 @contextmanager
 def live_service(
-    baked: Path, tmp_path: Path, env: dict[str, str] | None = None, *, port: int | None = None
+    baked: Path,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    *,
+    port: int | None = None,
+    prepare: bool = True,
+    serve_args: tuple[str, ...] = (),
 ) -> Iterator[LiveService]:
     """Copy ``baked``, migrate it, create user ``alice`` (password ``PASSWORD``) and serve it
     with its launcher and ``hypercorn.toml`` on ``port`` (default: a free one); ``env`` adds
-    settings (no shutdown delay unless ``env`` sets one)."""
+    settings (no shutdown delay unless ``env`` sets one). ``prepare=False`` skips the migration
+    and the user, for a second instance on a database the first one prepared. ``serve_args`` go to
+    the launcher (Hypercorn options such as ``--workers 2``)."""
     service = tmp_path / "service"
     shutil.copytree(baked, service, ignore=shutil.ignore_patterns("__pycache__"))
     url = f"http://127.0.0.1:{port or free_port()}"
@@ -79,15 +87,34 @@ def live_service(
         "MY_SERVICE_SHUTDOWN_DELAY": "0",
         **(env or {}),
     }
-    flask = ("-m", "flask", "--app", "my_service")
-    upgraded = run_in_service(service, *flask, "db", "upgrade", env=env)
-    assert upgraded.returncode == 0, upgraded.stderr
-    created = run_in_service(service, *flask, "users", "create", "alice", env=env, input=PASSWORD)
-    assert created.returncode == 0, created.stderr
+    if prepare:
+        flask = ("-m", "flask", "--app", "my_service")
+        upgraded = run_in_service(service, *flask, "db", "upgrade", env=env)
+        assert upgraded.returncode == 0, upgraded.stderr
+        created = run_in_service(
+            service, *flask, "users", "create", "alice", env=env, input=PASSWORD
+        )
+        assert created.returncode == 0, created.stderr
 
-    command = [sys.executable, "-m", "my_service", "serve", "--bind", url.removeprefix("http://")]
     log = tmp_path / "hypercorn.log"
-    with log.open("wb") as sink:
+    with serve(service, "my_service", url, env, log, serve_args) as live:
+        yield live
+
+
+@contextmanager
+def serve(
+    service: Path,
+    package: str,
+    url: str,
+    env: dict[str, str],
+    log: Path,
+    args: tuple[str, ...] = (),
+) -> Iterator[LiveService]:
+    """Serve the baked ``service`` (import name ``package``) on ``url`` with its launcher and
+    ``args``, ``env`` added to the environment, its output appended to ``log``; killed on exit."""
+    command = [sys.executable, "-m", package, "serve", "--bind", url.removeprefix("http://")]
+    command += args
+    with log.open("ab") as sink:
         process = subprocess.Popen(
             command,
             cwd=service,

@@ -4,11 +4,13 @@ Numbers are not asserted: this machine is shared and noisy, and timings belong i
 harness's output, not in pass/fail. What is asserted is what makes the comparison fair: every
 variant (the baked service and the Quart, FastAPI and stock Flask references, which import
 nothing from it) answers every cell with the same JSON and headers, under load, answers its
-error cases alike, and the results are written.
+error cases alike, and the results are written. With ``--store postgres`` the run makes a
+PostgreSQL database of its own on the machine's server and drops it, however the run ends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from conftest import REPO_ROOT
 from live import free_port
@@ -28,11 +31,14 @@ from harness.bake import bake, install, prepare_database  # noqa: E402  (bench/ 
 from harness.cells import (  # noqa: E402
     COMPARED_HEADERS,
     ENV_PREFIX,
+    POSTGRES_SERVER,
     SCRATCH,
+    STORES,
     TRANSPORTS,
     VARIANTS,
     Cell,
 )
+from harness.database import bench_database, sqlite_url  # noqa: E402
 from harness.serve import Setup, call, serving  # noqa: E402
 from run import server_env  # noqa: E402
 
@@ -118,13 +124,67 @@ def test_paired_slices_alternate_between_variants_serving_side_by_side(tmp_path:
         assert me[variant]["errors"] == 0, me
 
 
+def postgres_databases() -> set[str]:
+    """The databases on the machine's PostgreSQL server now."""
+
+    async def names() -> set[str]:
+        conn = await asyncpg.connect(f"{POSTGRES_SERVER}/postgres", timeout=10)
+        try:
+            return {row["datname"] for row in await conn.fetch("SELECT datname FROM pg_database")}
+        finally:
+            await conn.close()
+
+    return asyncio.run(names())
+
+
+def test_postgres_store_runs_every_variant_on_one_database_then_drops_it(tmp_path: Path) -> None:
+    output, document = run_harness(tmp_path, "--store=postgres", "--runs=1", "--cells=me,login")
+    assert "user store postgres" in output
+    table = document["table"]
+    for cell in table.values():
+        assert {v for v in VARIANTS if v in cell} == set(STORES["postgres"])  # stock sits out
+        for variant in STORES["postgres"]:
+            assert cell[variant]["rps"] > 0, (variant, cell)
+            assert cell[variant]["errors"] == 0, (variant, cell)
+    # Every variant logged in and looked the user up in PostgreSQL, answering alike.
+    answers = document["answers"]
+    assert answers["me"]["json"] == answers["login"]["json"] == {"id": 1, "username": "bench"}
+    assert answers["me"]["headers"]["cache-control"] == "no-store"
+    server, _, database = document["database"].rpartition("/")
+    assert server == POSTGRES_SERVER
+    assert database.startswith("bench_")
+    assert database not in postgres_databases()
+
+
+def test_a_postgres_run_drops_its_database_when_interrupted(tmp_path: Path) -> None:
+    """Ctrl-C (SIGTERM too: the harness turns it into SystemExit) while a server still holds
+    connections to the run's database: the database is dropped all the same."""
+    loop = asyncio.new_event_loop()
+    seen: dict[str, Any] = {}
+
+    def interrupted_run() -> None:
+        with bench_database("postgres", tmp_path) as url:
+            seen["database"] = url.rpartition("/")[2]
+            seen["existed"] = seen["database"] in postgres_databases()
+            # A connection left open, as by a server killed mid-run.
+            seen["held"] = loop.run_until_complete(asyncpg.connect(url))
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted_run()
+    assert seen["existed"]
+    assert seen["database"] not in postgres_databases()
+    seen["held"].terminate()  # the server has cut it; drop the client's end
+    loop.close()
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
     """The service baked and migrated, its upstream pointing at a port nobody listens on."""
     scratch = tmp_path_factory.mktemp("bench")
     service = bake(scratch, None)
     python = install(service, SCRATCH / "venv")  # the harness's venv, reused if it matches
-    env = server_env(service, free_port(), "aiohttp", [])
+    env = server_env(sqlite_url(service), free_port(), "aiohttp", [])
     prepare_database(python, service, env)
     logs = scratch / "logs"
     logs.mkdir()

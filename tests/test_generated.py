@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import conftest
 import pytest
 from conftest import run_in_service
 
@@ -15,13 +16,16 @@ CHECKS = {
     "pytest": ["-m", "pytest", "-q", "-p", "no:cacheprovider"],
     "ruff-check": ["-m", "ruff", "check", "--no-cache", "."],
     "ruff-format": ["-m", "ruff", "format", "--no-cache", "--check", "."],
-    "mypy-strict": ["-m", "mypy", "--cache-dir", "/dev/null"],
+    # One cache for every bake of the run (next to the exported template, removed with it):
+    # the bakes share most of what mypy reads. mypy checks each file's hash against it.
+    "mypy-strict": ["-m", "mypy", "--cache-dir", "{mypy_cache}"],
     "import-contracts": ["-c", "from importlinter.cli import lint_imports_command as c; c()"],
 }
 
 
 def assert_ok(path: Path, name: str) -> None:
-    result = run_in_service(path, *CHECKS[name])
+    cache = str(conftest.TEMPLATE.parent / "mypy-cache")
+    result = run_in_service(path, *(arg.format(mypy_cache=cache) for arg in CHECKS[name]))
     assert result.returncode == 0, f"{name} failed:\n{result.stdout}\n{result.stderr}"
 
 
@@ -49,9 +53,17 @@ def test_default_service_builds_a_complete_wheel(baked_default: Path, tmp_path: 
         assert needed in names
 
 
+#: Bakes that differ in what the code does: their own suites run, with every check.
 VARIANTS: dict[str, dict[str, Any]] = {
-    "non-ascii-name": {"project_name": "Café Ünïcode Señor"},
-    "leading-digit": {"project_name": "3D Printer API"},
+    # Each store's own suite: PostgreSQL against the machine's server, a database per test.
+    "postgres-store": {"user_store": "postgres"},
+    # Users in another service: its own suite runs against a stand-in user service.
+    "http-store": {"user_store": "http", "project_name": "Shop Front"},
+    # A leading digit (the package becomes svc_3d_...) and non-ASCII in one name.
+    "odd-name": {"project_name": "3D Café Ünïcode Señor"},
+}
+#: Bakes that differ only in what is rendered: the static checks are what can break.
+RENDERINGS: dict[str, dict[str, Any]] = {
     "python-3.13": {"project_name": "Billing Service 2", "python_version": "3.13"},
     "odd-description": {"description": 'Says "hi" \\o/ and it\'s fine'},
 }
@@ -65,3 +77,14 @@ def test_variant_services_pass_everything(cookies: Any, variant: str) -> None:
     path = Path(result.project_path)
     for name in CHECKS:
         assert_ok(path, name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", RENDERINGS)
+def test_variant_renderings_pass_the_static_checks(cookies: Any, variant: str) -> None:
+    result = cookies.bake(extra_context=RENDERINGS[variant])
+    assert result.exit_code == 0, result.exception
+    path = Path(result.project_path)
+    for name in CHECKS:
+        if name != "pytest":
+            assert_ok(path, name)

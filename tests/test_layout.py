@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 #: The subpackages every bake has, and what sits at the top of the package.
-LAYERS = ("bridge", "clients", "users", "web")
-TOP_MODULES = ("app.py", "asgi.py", "cli.py", "resources.py", "settings.py")
+LAYERS = ("bridge", "cli", "clients", "users", "web")
+TOP_MODULES = ("app.py", "asgi.py", "launcher.py", "audit.py", "resources.py", "settings.py")
 MAX_LINES = 300
 DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
@@ -103,5 +103,5 @@ def test_comments_quote_no_dates_timings_or_template_files(baked_default: Path, 
 
 def test_the_sql_store_is_baked_for_sqlite(baked_default: Path) -> None:
     package = package_of(baked_default)
-    assert (package / "users" / "sql" / "store.py").is_file()
+    assert (package / "users" / "sql" / "sqlite.py").is_file()
     assert (package / "users" / "sql" / "migrations" / "versions").is_dir()

@@ -165,25 +165,40 @@ def test_matches_its_bundled_schema(baked_default: Path, tmp_path: Path, name: s
     assert "Schema validation errors were encountered" in result.stdout + result.stderr
 
 
-def test_compose_wires_postgres_redis_and_the_secret(baked_default: Path) -> None:
-    compose = load_yaml(baked_default / "compose.yaml")
-    services = compose["services"]
-    assert set(services) == {"app", "migrate", "postgres", "redis"}
-    for name in ("app", "migrate"):
-        service = services[name]
-        assert service["env_file"] == [".env"], "the secret key comes from .env at run time"
-        environment = service["environment"]
+@pytest.mark.parametrize("store", ["sqlite", "postgres", "http"])
+def test_compose_wires_the_store_redis_and_the_secret(cookies: Any, store: str) -> None:
+    result = cookies.bake(extra_context={"user_store": store})
+    assert result.exit_code == 0, result.exception
+    service = Path(result.project_path)
+    schema = ["--builtin-schema", SCHEMAS["compose.yaml"]]
+    checked = run_tool("check-jsonschema", *schema, "compose.yaml", cwd=service)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    services = load_yaml(service / "compose.yaml")["services"]
+    expected = {"sqlite": {"migrate"}, "postgres": {"migrate", "postgres"}, "http": set()}
+    assert set(services) == {"app", "redis", *expected[store]}
+    runners = ["app", "migrate"] if "migrate" in services else ["app"]
+    for name in runners:
+        runner = services[name]
+        assert runner["env_file"] == [".env"], "the secret key comes from .env at run time"
+        environment = runner["environment"]
         assert not any("SECRET" in variable for variable in environment)
-        database = environment[f"{PREFIX}DATABASE_URL"]
-        assert database.startswith("postgresql://app:")
-        assert "@postgres:5432/" in database
         assert environment[f"{PREFIX}RATE_LIMIT_STORAGE_URI"] == "redis://redis:6379"
-    assert services["migrate"]["command"] == ["flask", "--app", PACKAGE, "db", "upgrade"]
-    assert services["app"]["depends_on"] == {
-        "migrate": {"condition": "service_completed_successfully"},
-        "redis": {"condition": "service_healthy"},
-    }
-    assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+        database = environment.get(f"{PREFIX}DATABASE_URL", "")
+        if store == "postgres":
+            assert database.startswith("postgresql://app:")
+            assert "@postgres:5432/" in database
+        else:  # SQLite: the image's own URL, a file on the data volume
+            assert database == ""
+        if store == "sqlite":
+            assert runner["volumes"] == ["data:/data"]
+    waits_for = {"redis": {"condition": "service_healthy"}}
+    if "migrate" in services:
+        waits_for["migrate"] = {"condition": "service_completed_successfully"}
+        assert services["migrate"]["command"] == ["flask", "--app", PACKAGE, "db", "upgrade"]
+    assert services["app"]["depends_on"] == waits_for
+    if store == "postgres":
+        migrate_waits = {"postgres": {"condition": "service_healthy"}}
+        assert services["migrate"]["depends_on"] == migrate_waits
     assert services["app"]["ports"] == ["127.0.0.1:8000:8000"]
 
 
@@ -194,7 +209,7 @@ def test_ci_runs_the_make_verbs_against_postgres_and_redis(baked_default: Path) 
         port for service in check["services"].values() for port in service["ports"]
     }
     commands = [step["run"] for step in check["steps"] if "run" in step]
-    assert commands[-3:] == ["make install", "make lint", "make test"]
+    assert commands[-4:] == ["make install", "make lint", "make test", "make audit"]
     (build,) = [step["run"] for step in workflow["jobs"]["image"]["steps"] if "run" in step]
     assert build.startswith("docker build ")
     uv_pin = re.search(r"uv==(\S+)", (baked_default / "Dockerfile").read_text(encoding="utf-8"))

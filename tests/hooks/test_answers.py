@@ -90,8 +90,8 @@ def test_valid_answers_pass(capsys: pytest.CaptureFixture[str], overrides: dict[
         ({"author_email": "you@"}, "does not look like an e-mail address"),
         ({"author_email": ""}, "does not look like an e-mail address"),
         ({"author_email": "you@example.com\n"}, "does not look like an e-mail address"),
-        ({"user_store": "postgres"}, "user_store 'postgres' is not one of sqlite"),
-        ({"user_store": "http"}, "user_store 'http' is not one of sqlite"),
+        ({"user_store": "mysql"}, "user_store 'mysql' is not one of sqlite, postgres, http"),
+        ({"user_store": ""}, "user_store '' is not one of sqlite, postgres, http"),
         ({"description": "two\nlines"}, "description must be a single line"),
         ({"description": "carriage\rreturn"}, "description must be a single line"),
     ],
@@ -140,10 +140,13 @@ def test_every_stdlib_module_is_rejected() -> None:
         assert answer_checks.first_error(good_answers(package_name=name)) is not None, name
 
 
-def test_user_stores_match_cookiecutter_json() -> None:
-    """The check's list and the prompt's choices must not drift apart."""
+def test_the_user_store_prompt_names_every_store() -> None:
+    """The prompt lists the stores the answer check accepts, and the default is the first."""
     config = json.loads((REPO_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
-    assert tuple(config["user_store"]) == answer_checks.USER_STORES
+    prompt = config["__prompts__"]["user_store"]
+    assert all(store in prompt for store in answer_checks.USER_STORES)
+    first = answer_checks.USER_STORES[0]
+    assert config["user_store"].endswith(f"team_default('user_store', '{first}') }}}}")
 
 
 def test_git_init_yes_without_git_fails_before_any_file(monkeypatch: pytest.MonkeyPatch) -> None:

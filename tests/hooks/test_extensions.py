@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import (
-    cookiecutter_json,
-    local_extensions,
-    teams,
-)
+from .helpers import cookiecutter_json, local_extensions, teams
 
 
 def test_team_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

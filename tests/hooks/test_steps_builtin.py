@@ -96,7 +96,6 @@ def test_prune_keeps_everything_for_sqlite(tmp_path: Path) -> None:
 
 def test_prune_removes_sql_files_for_http_store(tmp_path: Path) -> None:
     sql_store, migrations = make_store_files(tmp_path, "billing")
-    # "http" is not a valid answer yet, but the table already knows what it does not need.
     steps.prune(context(tmp_path, package_name="billing", user_store="http"))
     assert not sql_store.exists()
     assert not migrations.exists()

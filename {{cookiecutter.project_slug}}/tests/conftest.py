@@ -1,12 +1,18 @@
-"""Fixtures: a migrated SQLite file holding ``alice``, the app served through its ASGI
+{% if cookiecutter.user_store == "http" -%}
+"""Fixtures: a stand-in user service on 127.0.0.1 holding ``alice`` (``user_service.py``), the
+app served through its ASGI entrypoint with lifespan, and a real upstream HTTP server on
+127.0.0.1. Helpers are in ``support.py``."""
+{%- else -%}
+"""Fixtures: a migrated user store holding ``alice``, the app served through its ASGI
 entrypoint with lifespan, and a real upstream HTTP server on 127.0.0.1. Helpers are in
 ``support.py``."""
+{%- endif %}
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -14,7 +20,38 @@ import pytest
 
 from {{ cookiecutter.package_name }} import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
+{%- if cookiecutter.user_store == "http" %}
+from tests.store import USER_SERVICE_TOKEN, around_the_run
 from tests.support import PASSWORD, make_settings, run_cli, served
+from tests.user_service import UserService
+{%- else %}
+from tests.store import around_the_run
+from tests.support import PASSWORD, make_settings, run_cli, served
+{%- endif %}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _store_for_the_run() -> Iterator[None]:
+    """What the store's test databases need around the whole run (``store.py``)."""
+    with around_the_run():
+        yield
+
+{%- if cookiecutter.user_store == "http" %}
+
+
+@pytest.fixture
+def user_service() -> Iterator[UserService]:
+    """A stand-in user service on 127.0.0.1 (``tests/user_service.py``), with no users yet."""
+    with UserService.running(USER_SERVICE_TOKEN) as service:
+        yield service
+
+
+@pytest.fixture
+def settings(tmp_path: Path, user_service: UserService) -> Settings:
+    """Settings over a user service holding the user ``alice``, made with the CLI."""
+    settings = make_settings(tmp_path, user_service_url=user_service.url)
+    app = create_app(settings)
+{%- else %}
 
 
 @pytest.fixture
@@ -23,6 +60,7 @@ def settings(tmp_path: Path) -> Settings:
     settings = make_settings(tmp_path)
     app = create_app(settings)
     assert run_cli(app, "db", "upgrade")[0] == 0
+{%- endif %}
     code, output = run_cli(app, "users", "create", "alice", "--password-stdin", stdin=PASSWORD)
     assert code == 0, output
     return settings

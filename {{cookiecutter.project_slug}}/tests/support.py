@@ -4,17 +4,28 @@ lifespan to an httpx client, a login, a request whose client goes away, a free p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 
 from {{ cookiecutter.package_name }}.bridge import ASGIAdapter, LoopFlask
+from {{ cookiecutter.package_name }}.resources import Resources
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.users import UserStore
+{%- if cookiecutter.user_store == "http" %}
+from tests.store import USER_SERVICE_TOKEN, store_settings
+from tests.user_service import RUNNING, UserService
+{%- else %}
+from tests.store import query, store_settings
+{%- endif %}
 
 PASSWORD = "correct horse battery staple"
 
@@ -24,7 +35,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "env": "development",
         "secret_key": "test-secret-key-" + "x1y2z3" * 8,
-        "database_url": f"sqlite:///{tmp_path / 'users.sqlite3'}",
+        **store_settings(tmp_path),
         "upstream_url": "http://127.0.0.1:9/",
         "log_format": "console",
     }
@@ -108,3 +119,120 @@ async def echo(text: str) -> str:
     """``text``, after one pass of the loop: a coroutine that really waits."""
     await asyncio.sleep(0)
     return text
+
+
+class StoreCalls:
+    """What the app's user stores were asked, as recorded by :func:`watch_stores`."""
+
+    def __init__(self) -> None:
+        self.stores: list[UserStore] = []
+        #: Per method, the id of the event loop each call ran on.
+        self.loops: dict[str, list[int]] = defaultdict(list)
+
+
+def watch_stores(monkeypatch: pytest.MonkeyPatch, *methods: str) -> StoreCalls:
+    """Record every store the app makes, and the loop each call of ``methods`` runs on."""
+    calls = StoreCalls()
+    make_store = Resources._new_store
+
+    def watched(resources: Resources, *, pooled: bool) -> UserStore:
+        store = make_store(resources, pooled=pooled)
+        calls.stores.append(store)
+        for name in methods:
+            monkeypatch.setattr(store, name, _spy(getattr(store, name), calls.loops[name]))
+        return store
+
+    monkeypatch.setattr(Resources, "_new_store", watched)
+    return calls
+
+
+def _spy(method: Callable[..., Awaitable[Any]], loops: list[int]) -> Callable[..., Any]:
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        loops.append(id(asyncio.get_running_loop()))
+        return await method(*args, **kwargs)
+
+    return spy
+
+
+{% if cookiecutter.user_store == "http" -%}
+# What tests do to the user service (``user_service.py``) behind this service's back.
+
+
+def user_service(settings: Settings) -> UserService:
+    """The stand-in user service that ``settings`` point at."""
+    return RUNNING[settings.user_service_url]
+
+
+def store_environment(settings: Settings) -> dict[str, str]:
+    """The environment variables that point a service process at this store."""
+    return {
+        "{{ cookiecutter.__env_prefix }}USER_SERVICE_URL": settings.user_service_url,
+        "{{ cookiecutter.__env_prefix }}USER_SERVICE_TOKEN": USER_SERVICE_TOKEN,
+    }
+
+
+def expire_logins(settings: Settings) -> None:
+    """Make every login in the store expired."""
+    user_service(settings).expire_logins()
+
+
+def expire_access_tokens(settings: Settings) -> None:
+    """Make every access token in the store expired."""
+    user_service(settings).expire_access_tokens()
+
+
+def stored_tokens(settings: Settings) -> str:
+    """What the store keeps of access tokens, as text."""
+    return str(user_service(settings).store.tokens)
+
+
+def stored_password_hashes(settings: Settings) -> list[str]:
+    """The password hashes the store keeps: none here (the user service hashes them)."""
+    del settings
+    return []
+
+
+@contextlib.contextmanager
+def store_unavailable(settings: Settings) -> Iterator[None]:
+    """The store cannot answer inside this block: the user service's port is closed."""
+    with user_service(settings).down():
+        yield
+{%- else -%}
+# What tests do to the store behind the service's back, whatever the store (``store.py``
+# has what differs per store).
+
+
+def store_environment(settings: Settings) -> dict[str, str]:
+    """The environment variables that point a service process at this store."""
+    return {"{{ cookiecutter.__env_prefix }}DATABASE_URL": settings.database_url}
+
+
+def expire_logins(settings: Settings) -> None:
+    """Make every login in the store expired."""
+    query(settings, "UPDATE logins SET expires_at = '2000-01-01 00:00:00.000000'")
+
+
+def expire_access_tokens(settings: Settings) -> None:
+    """Make every access token in the store expired."""
+    query(settings, "UPDATE access_tokens SET expires_at = '2000-01-01 00:00:00.000000'")
+
+
+def stored_tokens(settings: Settings) -> str:
+    """What the store keeps of access tokens, as text."""
+    return str(query(settings, "SELECT * FROM access_tokens"))
+
+
+def stored_password_hashes(settings: Settings) -> list[str]:
+    """The password hashes the store keeps."""
+    return [stored for (stored,) in query(settings, "SELECT password_hash FROM users")]
+
+
+@contextlib.contextmanager
+def store_unavailable(settings: Settings) -> Iterator[None]:
+    """The store cannot answer login lookups inside this block (its table is away)."""
+    query(settings, "ALTER TABLE logins RENAME TO parked")
+    try:
+        yield
+    finally:
+        query(settings, "ALTER TABLE parked RENAME TO logins")
+{%- endif %}

@@ -9,30 +9,23 @@ import pytest
 from {{ cookiecutter.package_name }} import create_app
 from {{ cookiecutter.package_name }}.resources import EXTENSION_KEY
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.users.sql import SQLUserStore
-from tests.support import served
+from tests.support import served, watch_stores
 
 
 async def test_lifespan_opens_and_closes_the_shared_clients(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    closed: list[SQLUserStore] = []
-    original_close = SQLUserStore.close
-
-    async def spying_close(self: SQLUserStore) -> None:
-        closed.append(self)
-        await original_close(self)
-
-    monkeypatch.setattr(SQLUserStore, "close", spying_close)
+    calls = watch_stores(monkeypatch, "close")
     app = create_app(settings)
     resources = app.extensions[EXTENSION_KEY]
     async with served(app) as client:
         http, store = resources.http, resources.store
         assert (await client.get("/readyz")).status_code == 200
         assert not http.is_closed
-        assert closed == []
+        assert calls.loops["close"] == []
     assert http.is_closed
-    assert closed == [store]
+    assert calls.stores == [store]  # one store, made at start-up
+    assert len(calls.loops["close"]) == 1  # and closed at shut-down
 
 
 async def test_startup_exempts_the_apps_heap_from_garbage_collection(settings: Settings) -> None:

@@ -44,7 +44,12 @@ def test_the_contracts_hold() -> None:
         ("clients/http.py", f"import {NAME}.bridge", "Users and clients know no Flask"),
         ("web/health.py", "import sqlalchemy", "Web code knows no driver"),
         ("resources.py", f"import {NAME}.web.errors", "Dependencies point one way"),
+{%- if cookiecutter.user_store == "http" %}
+        ("users/http_store.py", f"import {NAME}.resources", "Dependencies point one way"),
+        ("users/http_store.py", "import flask", "Users and clients know no Flask"),
+{%- else %}
         ("users/passwords.py", f"import {NAME}.resources", "Dependencies point one way"),
+{%- endif %}
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(

@@ -14,12 +14,18 @@ from {{ cookiecutter.package_name }} import create_app
 from {{ cookiecutter.package_name }}.bridge import LoopFlask
 from {{ cookiecutter.package_name }}.resources import current_settings
 from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, Settings
+from tests.support import make_settings
 
 STRONG = "Zx8-" + "q7Lm2Vr9Tk4Wb6Ns" * 3
 
 
 def production(**values: object) -> Settings:
+{%- if cookiecutter.user_store == "http" %}
+    token = {"user_service_token": "users-api-" + STRONG}  # production requires one
+    return Settings.model_validate({"env": "production", **token, **values})
+{%- else %}
     return Settings.model_validate({"env": "production", **values})
+{%- endif %}
 
 
 @pytest.mark.parametrize(
@@ -64,23 +70,6 @@ def test_the_asgi_entrypoint_will_not_import_with_an_unsafe_secret(tmp_path: obj
     assert "SECRET_KEY is unset or a known placeholder" in result.stderr
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "postgresql://localhost/users",  # the store is SQLite only
-        "sqlite+aiosqlite:///users.db",  # another driver than the store's
-        "sqlite:///:memory:",  # one empty database per pooled connection
-        "sqlite://",
-    ],
-)
-def test_only_a_sqlite_file_is_accepted_as_the_user_store(url: str) -> None:
-    with pytest.raises(ValidationError) as refused:
-        Settings.model_validate({"database_url": url})
-    message = refused.value.errors()[0]["msg"]
-    # The example it offers is a file URL, whatever was given.
-    assert message.endswith("must be a SQLite file URL such as sqlite:///instance/users.sqlite3")
-
-
 @pytest.mark.parametrize("name", [f"{ENV_PREFIX}LOGIN_LIFETIME", f"{ENV_PREFIX}SESSION_LIFETIME"])
 def test_the_login_lifetime_is_read_under_its_name_and_its_old_one(
     name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -92,9 +81,7 @@ def test_the_login_lifetime_is_read_under_its_name_and_its_old_one(
 
 
 def test_the_service_reads_settings_from_one_object_not_app_config(tmp_path: Path) -> None:
-    settings = Settings.model_validate(
-        {"database_url": f"sqlite:///{tmp_path / 'users.sqlite3'}", "upstream_url": "http://x/"}
-    )
+    settings = make_settings(tmp_path, upstream_url="http://x/")
     app = create_app(settings)
     assert current_settings_of(app) is settings
     # Only Flask's and its extensions' own keys are set from the settings.

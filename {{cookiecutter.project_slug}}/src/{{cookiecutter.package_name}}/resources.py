@@ -26,7 +26,14 @@ from .bridge import LoopFlask
 from .clients.http import new_client
 from .settings import Settings
 from .users import UserStore
-from .users.sql import SQLUserStore, create_engine
+{%- if cookiecutter.user_store == "sqlite" %}
+from .users.sql.engine import create_engine
+from .users.sql.sqlite import SQLUserStore
+{%- elif cookiecutter.user_store == "postgres" %}
+from .users.sql.postgres import PostgresUserStore
+{%- elif cookiecutter.user_store == "http" %}
+from .users.http_store import HTTPUserStore
+{%- endif %}
 from .users.throttle import LoginThrottle
 
 EXTENSION_KEY = "{{ cookiecutter.package_name }}"
@@ -60,11 +67,12 @@ class Resources:
         no connection opens until first use.
         """
         with self._lock:
-            self._store = self._store or self._new_store(pooled=True)
             self._http = self._http or self._new_http()
+            self._store = self._store or self._new_store(pooled=True)
 
     def _new_store(self, *, pooled: bool) -> UserStore:
         settings = self.settings
+{%- if cookiecutter.user_store == "sqlite" %}
         if not pooled:
             return SQLUserStore(create_engine(settings.database_url, pool_size=None))
         engine = create_engine(
@@ -77,6 +85,25 @@ class Resources:
             threads=settings.database_threads,
             password_threads=settings.password_hash_threads,
         )
+{%- elif cookiecutter.user_store == "postgres" %}
+        return PostgresUserStore(
+            settings.database_url,
+            pool_size=settings.database_pool_size if pooled else None,
+            timeout=settings.database_timeout,
+            password_threads=settings.password_hash_threads if pooled else None,
+        )
+{%- elif cookiecutter.user_store == "http" %}
+        del pooled  # the store shares the HTTP client and its pool
+        self._http = self._http or self._new_http()
+        return HTTPUserStore(
+            self._http,
+            settings.user_service_url,
+            token=settings.user_service_token.get_secret_value(),
+            timeout=settings.user_service_timeout,
+            connect_timeout=settings.user_service_connect_timeout,
+            retries=settings.user_service_retries,
+        )
+{%- endif %}
 
     def _new_http(self) -> httpx.AsyncClient:
         settings = self.settings

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     debug: bool = False
     secret_key: SecretStr = SecretStr("")
 
+{%- if cookiecutter.user_store == "sqlite" %}
     #: SQLAlchemy URL of the SQLite user store; a relative path is relative to the cwd.
     database_url: str = "sqlite:///instance/{{ cookiecutter.package_name }}.sqlite3"
     #: Seconds a request waits for a pooled database connection before answering 503.
@@ -56,10 +57,37 @@ class Settings(BaseSettings):
     #: A few suit one worker: the queries hold the GIL for most of their time, so more threads
     #: mostly contend with the event loop.
     database_threads: int = Field(default=2, ge=1)
+{%- elif cookiecutter.user_store == "postgres" %}
+    #: The PostgreSQL user store: ``postgresql://user[:password]@host[:port]/database``.
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/{{ cookiecutter.package_name }}"
+    #: Connections each worker keeps to PostgreSQL; all workers of all instances together must
+    #: stay under the server's ``max_connections``.
+    database_pool_size: int = Field(default=10, ge=1)
+    #: Seconds a store call may take in all (waiting for a pooled connection, connecting,
+    #: the query) before the request answers 503.
+    database_timeout: float = Field(default=5.0, gt=0)
+{%- elif cookiecutter.user_store == "http" %}
+    #: The user service this service asks for users and logins (its internal users API),
+    #: such as another service made from this template with ``USERS_API_TOKEN`` set.
+    user_service_url: str = "http://127.0.0.1:8001/"
+    #: The bearer token the user service expects (its ``USERS_API_TOKEN``).
+    user_service_token: SecretStr = SecretStr("")
+    #: Seconds a call to the user service may take in all, retries included, before 503.
+    user_service_timeout: float = Field(default=5.0, gt=0)
+    #: Seconds to open a connection to the user service.
+    user_service_connect_timeout: float = Field(default=2.0, gt=0)
+    #: Extra attempts for a call that could not connect; only calls safe to repeat retry.
+    user_service_retries: int = Field(default=2, ge=0)
+{%- endif %}
+{%- if cookiecutter.user_store != "http" %}
     #: Password hashes (logins, new users) computed at once. Each holds 64 MiB while it runs
     #: and already spreads over 4 threads (argon2id's lanes): one or two per core keep the
     #: cores busy, and more only add memory (``users/passwords.py``).
     password_hash_threads: int = Field(default=2, ge=1)
+    #: Turns on the internal users API (``/internal/users/...``) for services whose user store
+    #: is this one; callers send it as a bearer token. Unset, the API answers 404.
+    users_api_token: SecretStr | None = None
+{%- endif %}
 
     #: Seconds ``/readyz`` waits for the user store before answering 503.
     readiness_timeout: float = Field(default=2.0, gt=0)
@@ -95,7 +123,7 @@ class Settings(BaseSettings):
     #: Failed logins allowed per client address and username (``limits`` syntax).
     login_rate_limit: str = "10 per minute"
     #: Where failed-login counters live: ``memory://`` per worker process, or ``redis://host:6379``
-    #: shared by all (install ``limits[async-redis]`` for that).
+    #: shared by every worker and instance.
     rate_limit_storage_uri: str = "memory://"
 
     #: Other origins (``https://app.example.com``) allowed to send state-changing requests.
@@ -109,7 +137,7 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
-
+{% if cookiecutter.user_store == "sqlite" %}
     @field_validator("database_url")
     @classmethod
     def _sqlite_only(cls, url: str) -> str:
@@ -118,6 +146,23 @@ class Settings(BaseSettings):
         if not url.startswith(SQLITE_URL_PREFIXES) or sqlite_path(url) is None:
             raise ValueError("must be a SQLite file URL such as sqlite:///instance/users.sqlite3")
         return url
+{%- elif cookiecutter.user_store == "postgres" %}
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, url: str) -> str:
+        # The store picks its driver (asyncpg); a driver named in the URL is dropped.
+        scheme, separator, rest = url.partition("://")
+        if not separator or scheme.split("+")[0] not in ("postgresql", "postgres"):
+            raise ValueError("must be a PostgreSQL URL such as postgresql://user@host:5432/db")
+        return f"postgresql://{rest}"
+{%- elif cookiecutter.user_store == "http" %}
+    @field_validator("user_service_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return url.rstrip("/") + "/"
+{%- endif %}
 
     @field_validator("trusted_origins")
     @classmethod
@@ -169,6 +214,15 @@ def check_production_safety(settings: Settings) -> None:
         raise UnsafeConfiguration(f"{name} is too predictable; use secrets.token_urlsafe(48)")
     if settings.debug:
         raise UnsafeConfiguration(f"{ENV_PREFIX}DEBUG must be off in production")
+{%- if cookiecutter.user_store == "http" %}
+    if not settings.user_service_token.get_secret_value():
+        raise UnsafeConfiguration(f"{ENV_PREFIX}USER_SERVICE_TOKEN must be set in production")
+{%- else %}
+    token = settings.users_api_token
+    if token is not None and len(token.get_secret_value()) < MIN_SECRET_LENGTH:
+        name = f"{ENV_PREFIX}USERS_API_TOKEN"
+        raise UnsafeConfiguration(f"{name} must be at least {MIN_SECRET_LENGTH} characters")
+{%- endif %}
 
 
 def _entropy_bits(value: str) -> float:

@@ -41,6 +41,22 @@ async def test_a_broken_upstream_is_502(client: Any, upstream: str, path: str) -
     assert failed.value.status == 502
 
 
+async def test_an_answer_that_is_not_http_is_502(client: Any) -> None:
+    """Garbage on the wire is an upstream failure on either transport, never a 500."""
+
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"this is not HTTP at all\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async with await asyncio.start_server(garbage, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        with pytest.raises(UpstreamError) as failed:
+            await get_json(client, f"http://127.0.0.1:{port}/")
+    assert failed.value.status == 502
+
+
 async def test_a_slow_upstream_is_504(client: Any, upstream: str) -> None:
     with pytest.raises(UpstreamError) as failed:
         await get_json(client, upstream + "/slow")

@@ -84,11 +84,13 @@ def _aiohttp_session(limits: httpx.Limits) -> Callable[[], aiohttp.ClientSession
 
 
 class _AiohttpTransport(AiohttpTransport):
-    """``AiohttpTransport`` whose timeouts are timeouts.
+    """``AiohttpTransport`` whose timeouts are timeouts, and whose errors are all httpx's.
 
     httpx-aiohttp maps every aiohttp connection error (refused, reset, closed early) to
     ``httpx.ConnectTimeout``; here only a real timeout stays one, the rest become
-    ``httpx.ConnectError``, so a caller can tell "down" (502) from "too slow" (504).
+    ``httpx.ConnectError``, so a caller can tell "down" (502) from "too slow" (504). An answer
+    that is not HTTP at all raises aiohttp's own ``ClientResponseError``, which httpx-aiohttp
+    lets through unmapped; here it is ``httpx.RemoteProtocolError``, as httpx's transport says.
     """
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -98,6 +100,9 @@ class _AiohttpTransport(AiohttpTransport):
             if isinstance(error.__cause__, TimeoutError):
                 raise
             raise httpx.ConnectError(str(error), request=request) from error.__cause__
+        except aiohttp.ClientError as error:
+            first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise httpx.RemoteProtocolError(first_line, request=request) from error
 
 
 class UpstreamError(Exception):

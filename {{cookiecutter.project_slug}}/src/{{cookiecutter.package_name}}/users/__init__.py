@@ -7,7 +7,10 @@ plain values and answers with :class:`User`, so the same store serves views, the
 from .models import (
     PASSWORD_MAX_LENGTH,
     USERNAME_MAX_LENGTH,
+    AccessToken,
+    Account,
     StoreUnavailable,
+    TokenUser,
     User,
     UsernameTaken,
     UserStore,
@@ -18,7 +21,10 @@ from .models import (
 __all__ = [
     "PASSWORD_MAX_LENGTH",
     "USERNAME_MAX_LENGTH",
+    "AccessToken",
+    "Account",
     "StoreUnavailable",
+    "TokenUser",
     "User",
     "UserStore",
     "UsernameTaken",

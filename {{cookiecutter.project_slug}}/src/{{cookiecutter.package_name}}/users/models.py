@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 USERNAME_MAX_LENGTH = 64
 PASSWORD_MAX_LENGTH = 1024
+#: An access token's scope: a lowercase word, with ``:``, ``.``, ``_`` or ``-`` inside
+#: (``orders:read``).
+SCOPE_PATTERN = r"^[a-z][a-z0-9:._-]{0,63}$"
 
 
 class StoreUnavailable(Exception):
@@ -35,8 +38,40 @@ class User:
     username: str
 
 
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A user as an administrator sees it."""
+
+    id: int
+    username: str
+    is_active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """An access token as its owner sees it, once made: everything but the secret."""
+
+    id: int
+    name: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUser:
+    """Whom a live access token authenticates, and what it allows."""
+
+    user: User
+    token_id: int
+    scopes: frozenset[str]
+
+
 class UserStore(Protocol):
-    """Where users and their logins live. Every method may raise StoreUnavailable."""
+    """Where users, their logins and their access tokens live. Every method may raise
+    StoreUnavailable. An inactive user authenticates with nothing: no password, login or token.
+    """
 
     async def authenticate(self, username: str, password: str) -> User | None:
         """The user if the password is right, else None, in the same time either way."""
@@ -52,6 +87,35 @@ class UserStore(Protocol):
 
     async def end_login(self, token: str) -> None:
         """End one login; its cookies stop working."""
+
+    async def account(self, username: str) -> Account | None:
+        """The account named ``username``, active or not."""
+
+    async def accounts(self) -> list[Account]:
+        """Every account, by name."""
+
+    async def set_password(self, user_id: int, password: str) -> None:
+        """Replace the password, and end every login and access token of the user."""
+
+    async def set_active(self, user_id: int, active: bool) -> None:
+        """(De)activate the user; deactivating ends every login and access token."""
+
+    async def delete_user(self, user_id: int) -> None:
+        """Delete the user, with their logins and access tokens."""
+
+    async def create_access_token(
+        self, user_id: int, name: str, scopes: tuple[str, ...], expires_at: datetime | None
+    ) -> tuple[AccessToken, str]:
+        """Make an access token; returns it and its secret, which the store does not keep."""
+
+    async def access_tokens(self, user_id: int) -> list[AccessToken]:
+        """The user's access tokens, expired ones included, without their secrets."""
+
+    async def revoke_access_token(self, user_id: int, token_id: int) -> bool:
+        """Delete one of the user's access tokens; False if the user has no such token."""
+
+    async def user_for_access_token(self, token: str) -> TokenUser | None:
+        """Whom a live (unexpired, not revoked, active user) access token authenticates."""
 
     async def ping(self) -> None:
         """Return if the store answers and its schema is in place, else raise."""

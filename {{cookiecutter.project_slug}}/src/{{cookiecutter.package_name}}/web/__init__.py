@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import auth, errors, health, security, upstream
+from . import account, auth, errors, health, openapi, security, tokens, upstream{% if cookiecutter.user_store != "http" %}, users_api{% endif %}
 from .cookie_session import CachedSerializerSessionInterface
 from .json_provider import JSONProvider
 
@@ -20,5 +20,11 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     security.init_app(app)
     auth.init_app(app)
+    tokens.init_app(app)
+    account.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(upstream.bp)
+{%- if cookiecutter.user_store != "http" %}
+    users_api.init_app(app)  # only with USERS_API_TOKEN set
+{%- endif %}
+    openapi.init_app(app)

@@ -1,15 +1,13 @@
-"""Log in, log out, and who am I: Flask-Login over the async user store.
+"""Log in, log out, and who am I.
 
-Flask-Login calls its ``user_loader`` synchronously, but the user lives behind an async store.
-:func:`load_user` bridges the two with ``bridge.run``, which awaits the store on the server's
-event loop. That works wherever the user is first needed: in sync code, in ``login_required``
-before an async view starts, or inside an async view (where ``asyncio.run`` would raise).
+A login is a server-side record in the user store; its token rides in Flask's session cookie
+(and the remember-me cookie), so logging out ends every copy of them (``principals.py`` loads
+it back, and access tokens for programs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -23,79 +21,21 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import LoginManager, current_user, login_user, logout_user
-from flask_login import login_required as _login_required
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from flask_login import current_user, login_user, logout_user
+from pydantic import ValidationError
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from ..bridge import run
+from ..audit import audit
 from ..resources import current_settings, login_throttle, user_store
-from ..users import PASSWORD_MAX_LENGTH, USERNAME_MAX_LENGTH, User, normalize_username
+from ..users import StoreUnavailable, normalize_username
+from . import principals
 from .errors import json_error
+from .openapi import documented
+from .principals import LoggedInUser, login_required, wants_html
+from .schemas import ErrorBody, LoginRequest, UserOut
 from .security import safe_redirect_target
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-#: Flask-Login ships no type hints; this is its ``login_required``, typed for mypy --strict.
-login_required: Callable[[F], F] = _login_required
-
 bp = Blueprint("auth", __name__, url_prefix="/auth")
-login_manager = LoginManager()
-
-
-class LoggedInUser:
-    """What Flask-Login holds for a logged-in request: the user and the login's token.
-
-    ``get_id`` returns the token, so Flask-Login stores the token, not the user id, in the
-    session and remember-me cookies; ending the login server-side invalidates both.
-    """
-
-    is_authenticated = True
-    is_active = True
-    is_anonymous = False
-
-    def __init__(self, user: User, token: str) -> None:
-        self.user = user
-        self.token = token
-
-    @property
-    def id(self) -> int:
-        return self.user.id
-
-    @property
-    def username(self) -> str:
-        return self.user.username
-
-    def get_id(self) -> str:
-        return self.token
-
-
-class LoginRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    username: str = Field(min_length=1, max_length=USERNAME_MAX_LENGTH)
-    password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
-    remember: bool = False
-
-
-def load_user(token: str) -> LoggedInUser | None:
-    """Sync callback Flask-Login calls at most once per request: await the store on the loop."""
-    user = run(user_store().user_for_login(token))
-    return None if user is None else LoggedInUser(user, token)
-
-
-def unauthorized() -> ResponseReturnValue:
-    if wants_html():
-        return redirect(url_for("auth.login_page", next=request.full_path.rstrip("?")))
-    response = json_error(401, "Log in first.")
-    response.headers["WWW-Authenticate"] = 'Cookie realm="login", form="/auth/login"'
-    return response
-
-
-def wants_html() -> bool:
-    """True for a browser navigating (it prefers HTML); JSON for everyone else, ``*/*`` too."""
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "text/html"
 
 
 def _login_fields() -> dict[str, Any]:
@@ -121,14 +61,38 @@ def _login_rate_key() -> str:
 
 
 @bp.get("/login")
+@documented(
+    "The HTML login form, for browsers; it posts to this same path.",
+    tags=("auth",),
+    responses={200: ("The form (text/html).", None)},
+)
 def login_page() -> str:
     return render_template("login.html", next=safe_redirect_target(request.args.get("next"), ""))
 
 
+_UNAVAILABLE = (503, ("The user store is not available; retry after Retry-After.", ErrorBody))
+
+
 @bp.post("/login")
+@documented(
+    "Log in with a username and a password; a session cookie carries the login.",
+    body=LoginRequest,
+    tags=("auth",),
+    responses={
+        200: ("Logged in.", UserOut),
+        303: ("A browser's form login: on to the next page.", None),
+        400: ("The body is not a JSON object.", ErrorBody),
+        401: ("Wrong username or password.", ErrorBody),
+        415: ("Neither JSON nor form fields.", ErrorBody),
+        422: ("Fields missing or out of bounds.", ErrorBody),
+        429: ("Too many failed logins from here for this account.", ErrorBody),
+        _UNAVAILABLE[0]: _UNAVAILABLE[1],
+    },
+)
 async def login() -> ResponseReturnValue:
     throttle, rate_key = login_throttle(), _login_rate_key()
     if (wait := await throttle.retry_after(rate_key)) is not None:
+        audit("login", "refused")
         response = json_error(429, "Too many failed logins; try again later.")
         response.headers["Retry-After"] = str(wait)
         return response
@@ -138,9 +102,16 @@ async def login() -> ResponseReturnValue:
         details = error.errors(include_url=False, include_input=False, include_context=False)
         return json_error(422, "Invalid login request.", fields=details)
     store = user_store()
-    user = await store.authenticate(normalize_username(credentials.username), credentials.password)
+    try:
+        user = await store.authenticate(
+            normalize_username(credentials.username), credentials.password
+        )
+    except StoreUnavailable:
+        audit("login", "unavailable")
+        raise
     if user is None:
         await throttle.failed(rate_key)  # only failures count: users may log in often
+        audit("login", "failure")
         return json_error(401, "Wrong username or password.")
     settings = current_settings()
     lifetime = settings.remember_lifetime if credentials.remember else settings.login_lifetime
@@ -148,6 +119,7 @@ async def login() -> ResponseReturnValue:
     # Start from an empty session: keys planted before login must not survive it (fixation).
     session.clear()
     login_user(LoggedInUser(user, token), remember=credentials.remember)
+    audit("login", "success", user_id=user.id)
     if wants_html():
         target = safe_redirect_target(request.form.get("next"), url_for("auth.me"))
         return redirect(target, 303)
@@ -155,21 +127,36 @@ async def login() -> ResponseReturnValue:
 
 
 @bp.post("/logout")
+@documented(
+    "End this login: its cookies, and copies of them, stop working.",
+    tags=("auth",),
+    responses={204: ("Logged out (or was not logged in).", None), 503: _UNAVAILABLE[1]},
+)
 async def logout() -> ResponseReturnValue:
     if current_user.is_authenticated:
         await user_store().end_login(current_user.get_id())
+        audit("logout", "success", user_id=current_user.id)
     logout_user()
     return Response(status=204)
 
 
 @bp.get("/me")
 @login_required
+@documented(
+    "Who is logged in.",
+    tags=("auth",),
+    security=("session", "bearer"),
+    responses={
+        200: ("The logged-in user.", UserOut),
+        302: ("A browser that is not logged in: to the login page.", None),
+        401: ("Not logged in, or the access token is invalid, expired or revoked.", ErrorBody),
+        503: _UNAVAILABLE[1],
+    },
+)
 async def me() -> Response:
     return jsonify(id=current_user.id, username=current_user.username)
 
 
 def init_app(app: Flask) -> None:
-    login_manager.user_loader(load_user)
-    login_manager.unauthorized_handler(unauthorized)
-    login_manager.init_app(app)
+    principals.init_app(app)
     app.register_blueprint(bp)

@@ -16,11 +16,18 @@ from ..bridge import LoopFlask
 from ..resources import current_settings, user_store
 from ..users import StoreUnavailable
 from .errors import json_error
+from .openapi import documented
+from .schemas import ErrorBody, StatusOut
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@documented(
+    "Liveness: 200 while the process serves.",
+    tags=("probes",),
+    responses={200: ("Alive.", StatusOut)},
+)
 async def healthz() -> Response:
     # async although it awaits nothing: a sync view would be sent to the thread pool (it might
     # block), and the hop would cost more than the answer.
@@ -28,6 +35,14 @@ async def healthz() -> Response:
 
 
 @bp.get("/readyz")
+@documented(
+    "Readiness: 200 when the user store answers and the worker is not shutting down.",
+    tags=("probes",),
+    responses={
+        200: ("Ready.", StatusOut),
+        503: ("Send no traffic: the user store is away, or the worker drains.", ErrorBody),
+    },
+)
 async def readyz() -> Response:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if isinstance(app, LoopFlask) and app.draining:

@@ -17,13 +17,18 @@ from flask import Flask, Response, abort, request
 from werkzeug.datastructures import Headers
 
 from ..resources import current_settings
+from .principals import bearer_token
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def refuse_cross_site_requests() -> None:
-    """``before_request`` hook: 403 for a browser's cross-site state-changing request."""
-    if request.method in SAFE_METHODS:
+    """``before_request`` hook: 403 for a browser's cross-site state-changing request.
+
+    A request with a bearer token is exempt: no browser attaches one by itself, and such a
+    request is judged by its token alone, never by its cookies.
+    """
+    if request.method in SAFE_METHODS or bearer_token() is not None:
         return
     fetch_site = request.headers.get("Sec-Fetch-Site")
     if fetch_site is not None:

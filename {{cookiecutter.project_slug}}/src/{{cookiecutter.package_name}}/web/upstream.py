@@ -13,11 +13,22 @@ from flask import Blueprint, Response, jsonify
 
 from ..clients.http import get_json
 from ..resources import current_settings, http_client
+from .openapi import documented
+from .schemas import ErrorBody, UpstreamOut
 
 bp = Blueprint("upstream", __name__)
 
 
 @bp.get("/upstream")
+@documented(
+    "Example: call the configured upstream through the shared HTTP client.",
+    tags=("example",),
+    responses={
+        200: ("What the upstream answered.", UpstreamOut),
+        502: ("The upstream is down or answered garbage.", ErrorBody),
+        504: ("The upstream was too slow.", ErrorBody),
+    },
+)
 async def call_upstream() -> Response:
     status, payload = await get_json(http_client(), current_settings().upstream_url)
     return jsonify(upstream_status=status, upstream=payload)

@@ -1,11 +1,12 @@
-"""The SQL user store: tables, engine, store and Alembic migrations (``MIGRATIONS``)."""
+"""The SQL user store: the tables, the store over its database, and Alembic's migrations.
+
+The tables (``tables.py``) and migrations serve every SQL database the template offers; the
+store module is the one for this service's database.
+"""
 
 from pathlib import Path
-
-from .engine import create_engine
-from .store import SQLUserStore
 
 #: The Alembic script folder; ``flask db ...`` runs it.
 MIGRATIONS = Path(__file__).with_name("migrations")
 
-__all__ = ["MIGRATIONS", "SQLUserStore", "create_engine"]
+__all__ = ["MIGRATIONS"]

@@ -13,6 +13,7 @@ users = sa.Table(
     sa.Column("username", sa.String(64), nullable=False, unique=True),
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 
 logins = sa.Table(
@@ -29,4 +30,24 @@ logins = sa.Table(
     ),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+access_tokens = sa.Table(
+    "access_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.Integer,
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    # SHA-256 of the token, as for logins; the token itself is shown once, when made.
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    #: Space-separated.
+    sa.Column("scopes", sa.String(1000), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
 )

@@ -1,15 +1,17 @@
 """Alembic environment: runs migrations over the user store's database.
 
-Alembic is synchronous, like the stdlib ``sqlite3`` driver the user store uses, so migrations
-need no event loop: they run on the store's own engine, unpooled, in the calling thread.
+Alembic is synchronous. The ``flask db`` commands may hand it a connection in
+``config.attributes["connection"]`` (PostgreSQL: the sync face of an async connection); without
+one, it opens the database URL itself, unpooled, in the calling thread (SQLite's stdlib driver).
 """
 
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import Connection, create_engine
+from sqlalchemy.pool import NullPool
 
-from {{ cookiecutter.package_name }}.users.sql.engine import create_engine
+from {{ cookiecutter.package_name }}.settings import sqlite_path
 from {{ cookiecutter.package_name }}.users.sql.tables import metadata as target_metadata
 
 
@@ -24,9 +26,15 @@ def _migrate(connection: Connection) -> None:
 
 
 def _run_online() -> None:
+    given: Connection | None = context.config.attributes.get("connection")
+    if given is not None:
+        _migrate(given)
+        return
     url = context.config.get_main_option("sqlalchemy.url")
     assert url is not None
-    engine = create_engine(url, pool_size=None)
+    if (path := sqlite_path(url)) is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as connection:
             _migrate(connection)

@@ -1,20 +1,24 @@
-"""The SQL user store under concurrency: session lookups made at once share their queries,
-and each caller still gets its own answer, its own error, or its own cancellation."""
+"""The SQLite store: login lookups made at once share their queries, and each caller still
+gets its own answer, its own error, or its own cancellation; a file it cannot read is a 503."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from pydantic import ValidationError
 
+from {{ cookiecutter.package_name }} import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.users import StoreUnavailable, User
-from {{ cookiecutter.package_name }}.users.sql import SQLUserStore, create_engine
-from tests.support import PASSWORD
+from {{ cookiecutter.package_name }}.users.sql.engine import create_engine
+from {{ cookiecutter.package_name }}.users.sql.sqlite import SQLUserStore
+from tests.support import PASSWORD, make_settings, served
 
 HOUR = timedelta(hours=1)
 
@@ -114,3 +118,38 @@ async def test_lookups_after_close_fail_cleanly(settings: Settings) -> None:
     await store.close()
     with pytest.raises(StoreUnavailable):
         await asyncio.wait_for(store.user_for_login("any-token"), timeout=10)
+
+
+@pytest.mark.parametrize("broken", ["a directory", "not a database"])
+async def test_a_database_that_cannot_be_read_is_a_503(tmp_path: Path, broken: str) -> None:
+    """Whatever is wrong with the file, logins, lookups and readiness answer 503, never 500."""
+    path = tmp_path / "users.sqlite3"
+    if broken == "a directory":
+        path.mkdir()
+    else:
+        path.write_bytes(b"this is not a SQLite database " * 100)
+    settings = make_settings(tmp_path, database_url=f"sqlite:///{path}")
+    async with served(create_app(settings)) as client:
+        ready = await client.get("/readyz")
+        login = await client.post("/auth/login", json={"username": "a", "password": "b"})
+    assert ready.status_code == 503
+    assert login.status_code == 503
+    assert login.headers["retry-after"] == "5"
+    assert "Traceback" not in login.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://localhost/users",  # this store is SQLite
+        "sqlite+aiosqlite:///users.db",  # another driver than the store's
+        "sqlite:///:memory:",  # one empty database per pooled connection
+        "sqlite://",
+    ],
+)
+def test_only_a_sqlite_file_is_accepted_as_the_user_store(url: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings.model_validate({"database_url": url})
+    message = refused.value.errors()[0]["msg"]
+    # The example it offers is a file URL, whatever was given.
+    assert message.endswith("must be a SQLite file URL such as sqlite:///instance/users.sqlite3")
