@@ -61,7 +61,7 @@ from harness.database import bench_database
 from harness.load import Sample, Timing, paired, rounds, wrk
 from harness.profile import profile
 from harness.report import as_json, print_table, summarize, write
-from harness.serve import Setup, free_port, serving, session_cookie
+from harness.serve import Setup, credentials, free_port, serving
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -188,8 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     upstream_port = free_port()
     with bench_database(args.store, service) as database_url:
         env = server_env(database_url, upstream_port, args.transport, args.env)
-        setup = Setup(python, service, env, logs)
-        prepare_database(python, service, setup.env)
+        token = prepare_database(python, service, env)
+        setup = Setup(python, service, env, logs, token)
         document = measure_all(args, cells, variants, setup, upstream_port, revision)
         document["database"] = database_url
     elapsed = time.monotonic() - start
@@ -220,9 +220,9 @@ def measure_all(
         samples = run_cells(cells, variants, setup, upstream, args)
         for profiled in [v for v in ("baked", "quart") if v in variants and args.profile]:
             with serving(profiled, setup) as (url, server):
-                cookie = session_cookie(url)
                 profiles[profiled] = {
-                    c.name: profile(url, c, server, cookie, args.duration) for c in cells
+                    c.name: profile(url, c, server, credentials(url, c, setup), args.duration)
+                    for c in cells
                 }
     finally:
         upstream_process.terminate()

@@ -89,23 +89,24 @@ def run_harness(results: Path, *options: str) -> tuple[str, dict[str, Any]]:
 
 
 def test_harness_runs_all_variants_on_equal_answers(tmp_path: Path) -> None:
-    output, document = run_harness(tmp_path, "--runs=1", "--cells=json,up10,me")
+    # me-bearer: every variant authenticates by the access token the service's CLI made.
+    output, document = run_harness(tmp_path, "--runs=1", "--cells=json,up10,me-bearer")
     assert "ratios: baked/quart" in output
     assert "baked/fastapi" in output
     assert "baked/stock" in output
     table = document["table"]
-    assert set(table) == {"json", "up10", "me"}
+    assert set(table) == {"json", "up10", "me-bearer"}
     for cell in table.values():
         for variant in VARIANTS:
             assert cell[variant]["rps"] > 0, (variant, cell)
             assert cell[variant]["errors"] == 0, (variant, cell)  # no 4xx/5xx under load
     # What every variant answered, JSON and headers, was checked equal before it was measured.
     answers = document["answers"]
-    assert answers["me"]["json"] == {"id": 1, "username": "bench"}
-    assert answers["me"]["headers"]["cache-control"] == "no-store"
+    assert answers["me-bearer"]["json"] == {"id": 1, "username": "bench"}
+    assert answers["me-bearer"]["headers"]["cache-control"] == "no-store"
     assert answers["json"]["headers"]["x-frame-options"] == "DENY"
     assert "baked/limit" in table["up10"]
-    assert len(table["me"]["baked/fastapi by round"]) == 1  # one round, one ratio
+    assert len(table["me-bearer"]["baked/fastapi by round"]) == 1  # one round, one ratio
     assert document["args"]["transport"] == "aiohttp"
 
 
@@ -138,7 +139,8 @@ def postgres_databases() -> set[str]:
 
 
 def test_postgres_store_runs_every_variant_on_one_database_then_drops_it(tmp_path: Path) -> None:
-    output, document = run_harness(tmp_path, "--store=postgres", "--runs=1", "--cells=me,login")
+    cells = "--cells=me,me-bearer,login"
+    output, document = run_harness(tmp_path, "--store=postgres", "--runs=1", cells)
     assert "user store postgres" in output
     table = document["table"]
     for cell in table.values():
@@ -149,6 +151,7 @@ def test_postgres_store_runs_every_variant_on_one_database_then_drops_it(tmp_pat
     # Every variant logged in and looked the user up in PostgreSQL, answering alike.
     answers = document["answers"]
     assert answers["me"]["json"] == answers["login"]["json"] == {"id": 1, "username": "bench"}
+    assert answers["me-bearer"]["json"] == {"id": 1, "username": "bench"}
     assert answers["me"]["headers"]["cache-control"] == "no-store"
     server, _, database = document["database"].rpartition("/")
     assert server == POSTGRES_SERVER
@@ -185,10 +188,10 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
     service = bake(scratch, None)
     python = install(service, SCRATCH / "venv")  # the harness's venv, reused if it matches
     env = server_env(sqlite_url(service), free_port(), "aiohttp", [])
-    prepare_database(python, service, env)
+    token = prepare_database(python, service, env)
     logs = scratch / "logs"
     logs.mkdir()
-    return Setup(python, service, env, logs)
+    return Setup(python, service, env, logs, token)
 
 
 ERROR_CASES = [
@@ -203,11 +206,14 @@ ERROR_CASES = [
     ),
     Cell("invalid-login", "/auth/login", 1, None, method="POST", body='{"username": ""}'),
     Cell("upstream-down", "/upstream", 1, None),
+    # A bearer token that is no live token (its header is ERROR_TOKEN): the service's 401.
+    Cell("invalid-token", "/auth/me", 1, None, bearer=True),
 ]
+ERROR_TOKEN = {"Authorization": "Bearer tok_not-a-live-token"}
 
 
 def error_answer(url: str, case: Cell) -> dict[str, Any]:
-    answer, headers = call(url, case)
+    answer, headers = call(url, case, ERROR_TOKEN if case.bearer else None)
     error = json.loads(answer["body"])["error"]
     return {
         "status": answer["status"],
@@ -221,7 +227,7 @@ def test_every_variant_answers_the_error_cases_as_the_service_does(setup: Setup)
     answers = {}
     for transport in TRANSPORTS:  # the upstream client's, which every variant is told to use
         env = {**setup.env, f"{ENV_PREFIX}UPSTREAM_TRANSPORT": transport}
-        with_transport = Setup(setup.python, setup.service, env, setup.logs)
+        with_transport = Setup(setup.python, setup.service, env, setup.logs, setup.token)
         for variant in VARIANTS:
             with serving(variant, with_transport) as (url, _):
                 answers[variant, transport] = {
@@ -230,5 +236,6 @@ def test_every_variant_answers_the_error_cases_as_the_service_does(setup: Setup)
     baked = answers["baked", "aiohttp"]
     assert baked["anonymous"]["status"] == 401
     assert baked["upstream-down"]["error"]["detail"] == "The upstream service could not be reached."
+    assert baked["invalid-token"]["www-authenticate"] == 'Bearer error="invalid_token"'
     for variant_and_transport, got in answers.items():
         assert got == baked, variant_and_transport

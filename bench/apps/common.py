@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import unicodedata
 from http import HTTPStatus
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -36,6 +37,7 @@ def setting(name: str, default: str) -> str:
 UPSTREAM_URL = setting("UPSTREAM_URL", "http://127.0.0.1:8081/")
 SECRET_KEY = setting("SECRET_KEY", "") or "bench-only-secret"
 TRANSPORT = setting("UPSTREAM_TRANSPORT", "aiohttp")
+BEARER = re.compile(r"[Bb]earer ([A-Za-z0-9._~+/-]{1,256}=*)")
 #: The service's default log-in lifetime (12 hours), in seconds.
 LOGIN_LIFETIME = 12 * 3600
 
@@ -56,6 +58,18 @@ AUTH_HEADERS = (*SECURITY_HEADERS, ("Cache-Control", "no-store"))
 #: What a 401 from ``/auth/me`` carries, as the service's.
 LOG_IN_FIRST = {"WWW-Authenticate": 'Bearer realm="api", Cookie realm="login"'}
 LOG_IN_FIRST_DETAIL = "Log in first, or send an access token."
+#: What a 401 for a bearer token that does not authenticate carries, as the service's.
+INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+INVALID_TOKEN_DETAIL = "The access token is invalid, expired or revoked."
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, ``""`` if malformed, None without one
+    (the service's rule: RFC 6750's b64token, at most 256 characters)."""
+    if authorization is None or authorization[:7].lower() != "bearer ":
+        return None
+    match = BEARER.fullmatch(authorization)
+    return match.group(1) if match else ""
 
 
 def security_headers(path: str) -> tuple[tuple[str, str], ...]:

@@ -18,18 +18,21 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from common import (
+    INVALID_TOKEN,
+    INVALID_TOKEN_DETAIL,
     LOG_IN_FIRST,
     LOG_IN_FIRST_DETAIL,
     LOGIN_LIFETIME,
     SECRET_KEY,
     LoginRequest,
     Upstream,
+    bearer_token,
     error_body,
     freeze_startup_heap,
     normalize_username,
     security_headers,
 )
-from fastapi import Cookie, Depends, FastAPI, HTTPException, Request, Response
+from fastapi import Cookie, Depends, FastAPI, Header, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -95,8 +98,18 @@ async def invalid_request(_: Request, __: RequestValidationError) -> JSONRespons
     return error(422, "Invalid login request.")
 
 
-async def current_user(session: Annotated[str | None, Cookie()] = None) -> User:
-    """The logged-in user: the cookie's token, checked and looked up, or 401."""
+async def current_user(
+    session: Annotated[str | None, Cookie()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> User:
+    """The caller: the access token's user (a bearer token is judged alone), or the cookie's
+    log-in token's, checked and looked up; else 401."""
+    access_token = bearer_token(authorization)
+    if access_token is not None:
+        by_token = await store.user_for_access_token(access_token) if access_token else None
+        if by_token is None:
+            raise HTTPException(401, INVALID_TOKEN_DETAIL, headers=INVALID_TOKEN)
+        return by_token
     user = None
     if session is not None:
         try:

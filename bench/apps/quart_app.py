@@ -4,8 +4,10 @@ Same endpoints, answers, headers and I/O as the baked service (``common.py``): t
 the same database (``stores.py``: SQLite or PostgreSQL), one upstream client per worker, both
 opened when Quart starts serving.
 Authentication is quart-auth, whose signed cookie carries the log-in token; the user is looked
-up in the store at most once per request. It leaves out what a Quart app would add with its own
-extensions, CSRF checks and failed-login throttling, which the baked service pays for.
+up in the store at most once per request. A request with ``Authorization: Bearer`` is judged by
+its access token alone, looked up before the view (a 401 on any route if it does not
+authenticate), as the service's request loader does. It leaves out what a Quart app would add
+with its own extensions, CSRF checks and failed-login throttling, which the baked service pays for.
 
     hypercorn --config hypercorn.toml quart_app:app   (PYTHONPATH=bench/apps)
 """
@@ -13,19 +15,22 @@ extensions, CSRF checks and failed-login throttling, which the baked service pay
 from __future__ import annotations
 
 from common import (
+    INVALID_TOKEN,
+    INVALID_TOKEN_DETAIL,
     LOG_IN_FIRST,
     LOG_IN_FIRST_DETAIL,
     LOGIN_LIFETIME,
     SECRET_KEY,
     LoginRequest,
     Upstream,
+    bearer_token,
     error_body,
     freeze_startup_heap,
     normalize_username,
     security_headers,
 )
 from pydantic import ValidationError
-from quart import Quart, Response, jsonify, request
+from quart import Quart, Response, g, jsonify, request
 from quart_auth import Action, AuthUser, QuartAuth, Unauthorized, current_user, login_user
 from stores import User, open_store
 
@@ -83,6 +88,18 @@ def error(status: int, detail: str) -> tuple[Response, int]:
     return jsonify(error_body(status, detail)), status
 
 
+@app.before_request
+async def authenticate_bearer() -> tuple[Response, int, dict[str, str]] | None:
+    """The access token's user into ``g.token_user``; a token that does not authenticate: 401."""
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        return None
+    g.token_user = await store.user_for_access_token(token) if token else None
+    if g.token_user is None:
+        return *error(401, INVALID_TOKEN_DETAIL), INVALID_TOKEN
+    return None
+
+
 @app.errorhandler(Unauthorized)
 async def unauthorized(_: Exception) -> tuple[Response, int, dict[str, str]]:
     return *error(401, LOG_IN_FIRST_DETAIL), LOG_IN_FIRST
@@ -114,7 +131,9 @@ async def login() -> Response | tuple[Response, int]:
 
 @app.get("/auth/me")
 async def me() -> Response:
-    user = await current_user.user() if isinstance(current_user, StoreUser) else None
+    user = g.get("token_user")
+    if user is None and isinstance(current_user, StoreUser):
+        user = await current_user.user()
     if user is None:
         raise Unauthorized()
     return jsonify(id=user.id, username=user.username)

@@ -23,12 +23,15 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from common import (
+    INVALID_TOKEN,
+    INVALID_TOKEN_DETAIL,
     LOG_IN_FIRST,
     LOG_IN_FIRST_DETAIL,
     LOGIN_LIFETIME,
     SECRET_KEY,
     UPSTREAM_URL,
     LoginRequest,
+    bearer_token,
     error_body,
     fetch_upstream,
     freeze_startup_heap,
@@ -36,7 +39,7 @@ from common import (
     normalize_username,
     security_headers,
 )
-from flask import Flask, Response, jsonify, request, session
+from flask import Flask, Request, Response, g, jsonify, request, session
 from flask_login import LoginManager, UserMixin, current_user, login_user
 from flask_login import login_required as _login_required
 from pydantic import ValidationError
@@ -67,8 +70,28 @@ class LoginUser(UserMixin):  # type: ignore[misc]  # untyped base
 
 
 def load_user(token: str) -> LoginUser | None:
+    if bearer_token(request.headers.get("Authorization")) is not None:
+        return None  # a request with a bearer token is judged by it alone
     user = store.user_for_token_blocking(token)
     return None if user is None else LoginUser(user, token)
+
+
+def load_user_from_request(incoming: Request) -> LoginUser | None:
+    """Flask-Login's ``request_loader``: the access token's user, if the token is live."""
+    token = bearer_token(incoming.headers.get("Authorization"))
+    if token is None:
+        return None
+    user = store.user_for_access_token_blocking(token) if token else None
+    g.invalid_token = user is None
+    return None if user is None else LoginUser(user, "")
+
+
+@app.before_request
+def refuse_invalid_tokens() -> tuple[Response, int, dict[str, str]] | None:
+    """A request with a bearer token that does not authenticate is a 401, on any route."""
+    if bearer_token(request.headers.get("Authorization")) is None:
+        return None
+    return None if current_user.is_authenticated else unauthorized()
 
 
 def error(status: int, detail: str) -> tuple[Response, int]:
@@ -76,10 +99,13 @@ def error(status: int, detail: str) -> tuple[Response, int]:
 
 
 def unauthorized() -> tuple[Response, int, dict[str, str]]:
+    if g.get("invalid_token"):
+        return *error(401, INVALID_TOKEN_DETAIL), INVALID_TOKEN
     return *error(401, LOG_IN_FIRST_DETAIL), LOG_IN_FIRST
 
 
 login_manager.user_loader(load_user)
+login_manager.request_loader(load_user_from_request)
 login_manager.unauthorized_handler(unauthorized)
 
 

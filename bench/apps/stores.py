@@ -4,8 +4,10 @@ Nothing here imports the service. Both stores read the service's ``users`` table
 migration, with the bench user its CLI created) and record log-ins in a table of the
 references' own, ``bench_logins``, created at start-up; a log-in token is kept as its SHA-256,
 and the user behind a token is one join of ``users`` and ``bench_logins`` by that hash and the
-expiry, as the service's lookup is. Password checks (argon2-cffi's defaults, as the service's)
-run in a pool of two threads, as the service's do. Which store: the scheme of
+expiry, as the service's lookup is. An access token (``Authorization: Bearer``) is looked up
+in the service's own ``access_tokens`` table, by its SHA-256, with the user's ``is_active`` and
+the token's expiry checked, as the service does. Password checks (argon2-cffi's defaults, as the
+service's) run in a pool of two threads, as the service's do. Which store: the scheme of
 ``MY_SERVICE_DATABASE_URL``, the variable the harness sets for every variant alike
 (:func:`open_store`).
 
@@ -99,6 +101,12 @@ SQLITE_USER_FOR_TOKEN = (
     " ON bench_logins.user_id = users.id"
     " WHERE bench_logins.token_hash = ? AND bench_logins.expires_at > ?"
 )
+SQLITE_USER_FOR_ACCESS_TOKEN = (
+    "SELECT users.id, users.username FROM access_tokens JOIN users"
+    " ON users.id = access_tokens.user_id"
+    " WHERE access_tokens.token_hash = ? AND users.is_active"
+    " AND (access_tokens.expires_at IS NULL OR access_tokens.expires_at > ?)"
+)
 SQLITE_DELETE_EXPIRED = "DELETE FROM bench_logins WHERE user_id = ? AND expires_at <= ?"
 SQLITE_INSERT_LOGIN = "INSERT INTO bench_logins VALUES (?, ?, ?, ?)"
 
@@ -147,6 +155,21 @@ class SQLiteStore:
         """The same, for sync code (stock Flask's ``user_loader``): waits for a store thread."""
         return self._pool.submit(self._user_for_token, token).result()
 
+    def _user_for_access_token(self, token: str) -> User | None:
+        # As SQLAlchemy stores a DateTime in SQLite: text that sorts as the time does.
+        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        row = self._conn().execute(SQLITE_USER_FOR_ACCESS_TOKEN, (hash_token(token), now))
+        found = row.fetchone()
+        return None if found is None else User(*found)
+
+    async def user_for_access_token(self, token: str) -> User | None:
+        """The user an access token belongs to, if it is live: one join, by the token's hash."""
+        return await self._run(self._user_for_access_token, token)
+
+    def user_for_access_token_blocking(self, token: str) -> User | None:
+        """The same, for stock Flask's sync ``request_loader``."""
+        return self._pool.submit(self._user_for_access_token, token).result()
+
     async def authenticate(self, username: str, password: str) -> User | None:
         query = (username,)
         row = await self._run(lambda: self._conn().execute(SQLITE_USER_BY_NAME, query).fetchone())
@@ -186,6 +209,12 @@ POSTGRES_USER_FOR_TOKEN = (
     " ON users.id = bench_logins.user_id"
     " WHERE bench_logins.token_hash = $1 AND bench_logins.expires_at > $2"
 )
+POSTGRES_USER_FOR_ACCESS_TOKEN = (
+    "SELECT users.id, users.username FROM access_tokens JOIN users"
+    " ON users.id = access_tokens.user_id"
+    " WHERE access_tokens.token_hash = $1 AND users.is_active"
+    " AND (access_tokens.expires_at IS NULL OR access_tokens.expires_at > $2)"
+)
 POSTGRES_DELETE_EXPIRED = "DELETE FROM bench_logins WHERE user_id = $1 AND expires_at <= $2"
 POSTGRES_INSERT_LOGIN = "INSERT INTO bench_logins VALUES ($1, $2, $3, $4)"
 
@@ -223,6 +252,12 @@ class PostgresStore:
         """The user logged in with ``token``: one join of users and log-ins, by its hash."""
         now = datetime.now(UTC)
         row = await self.pool.fetchrow(POSTGRES_USER_FOR_TOKEN, hash_token(token), now)
+        return None if row is None else User(row["id"], row["username"])
+
+    async def user_for_access_token(self, token: str) -> User | None:
+        """The user an access token belongs to, if it is live: one join, by the token's hash."""
+        now = datetime.now(UTC)
+        row = await self.pool.fetchrow(POSTGRES_USER_FOR_ACCESS_TOKEN, hash_token(token), now)
         return None if row is None else User(row["id"], row["username"])
 
     async def authenticate(self, username: str, password: str) -> User | None:

@@ -77,16 +77,22 @@ def install(service: Path, venv: Path) -> Path:
     return python
 
 
-def quiet_run(command: list[str], **kwargs: Any) -> None:
-    """Run a setup command; show its output only if it fails (pip warns about mirrors)."""
+def quiet_run(command: list[str], **kwargs: Any) -> str:
+    """Run a setup command; show its output only if it fails (pip warns about mirrors).
+
+    Returns what it printed on stdout.
+    """
     result = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
     if result.returncode != 0:
         shown = " ".join(command[:4])
         raise SystemExit(f"bench: {shown}... failed:\n{result.stdout}{result.stderr}")
+    output: str = result.stdout
+    return output
 
 
-def prepare_database(python: Path, service: Path, env: dict[str, str]) -> None:
-    """Migrate the service's database and create the bench user, with the service's CLI."""
+def prepare_database(python: Path, service: Path, env: dict[str, str]) -> str:
+    """Migrate the service's database and create the bench user and an access token of theirs,
+    with the service's CLI; returns the token."""
     flask = [str(python), "-m", "flask", "--app", PACKAGE]
     quiet_run([*flask, "db", "upgrade"], cwd=service, env=env)
     quiet_run(
@@ -95,3 +101,5 @@ def prepare_database(python: Path, service: Path, env: dict[str, str]) -> None:
         env=env,
         input=PASSWORD + "\n",
     )
+    token_create = [*flask, "users", "token", "create", "bench", "--user", USERNAME]
+    return quiet_run(token_create, cwd=service, env=env).strip()

@@ -60,7 +60,10 @@ class Cell:
     expect: Any
     method: str = "GET"
     body: str = ""
+    #: How the cell's requests authenticate: a logged-in session's cookie, or an access token
+    #: in ``Authorization: Bearer`` (made with the service's CLI, looked up alike by all).
     cookie: bool = False
+    bearer: bool = False
     upstream: bool = False
 
 
@@ -73,5 +76,6 @@ CELLS = [
     Cell("up100", "/upstream", 100, UPSTREAM_ANSWER, upstream=True),
     Cell("up400", "/upstream", 400, UPSTREAM_ANSWER, upstream=True),
     Cell("me", "/auth/me", 100, USER_ANSWER, cookie=True),
+    Cell("me-bearer", "/auth/me", 100, USER_ANSWER, bearer=True),
     Cell("login", "/auth/login", 20, USER_ANSWER, method="POST", body=LOGIN),
 ]

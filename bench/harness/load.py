@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import psutil
 
 from harness.cells import BENCH, TIMEOUT, Cell
-from harness.serve import Sampler, Setup, answering, cpu_seconds, tree
+from harness.serve import Auth, Sampler, Setup, answering, cpu_seconds, tree
 
 
 @dataclass
@@ -49,12 +49,13 @@ def wrk(url: str, connections: int, seconds: int, env: dict[str, str]) -> dict[s
     return summary
 
 
-def wrk_env(cell: Cell, cookie: str) -> dict[str, str]:
-    """What wrk_report.lua reads: the cell's method and body, and the cookie if it needs one."""
+def wrk_env(cell: Cell, auth: Auth) -> dict[str, str]:
+    """What wrk_report.lua reads: the cell's method and body, and its credentials' headers."""
     return {
         "WRK_METHOD": cell.method,
         "WRK_BODY": cell.body,
-        "WRK_COOKIE": cookie if cell.cookie else "",
+        "WRK_COOKIE": auth.get("Cookie", ""),
+        "WRK_AUTHORIZATION": auth.get("Authorization", ""),
     }
 
 
@@ -81,12 +82,12 @@ def measure(
     cell: Cell,
     server: psutil.Process,
     upstream: psutil.Process,
-    cookie: str,
+    auth: Auth,
     timing: Timing,
     *,
     warm_up: bool = True,
 ) -> Sample:
-    env = wrk_env(cell, cookie)
+    env = wrk_env(cell, auth)
     if warm_up:
         wrk(url + cell.path, cell.connections, timing.warmup, env)
     processes = tree(server)
@@ -123,8 +124,8 @@ def rounds(
     samples = {}
     shift %= len(variants)
     for variant in variants[shift:] + variants[:shift]:
-        with answering(variant, cell, setup) as (url, server, cookie):
-            samples[variant] = measure(url, cell, server, upstream, cookie, t)
+        with answering(variant, cell, setup) as (url, server, auth):
+            samples[variant] = measure(url, cell, server, upstream, auth, t)
     return samples
 
 
@@ -141,17 +142,17 @@ def paired(
     with contextlib.ExitStack() as stack:
         servers = {}
         for variant in variants:
-            url, server, cookie = stack.enter_context(answering(variant, cell, setup))
-            wrk(url + cell.path, cell.connections, timing.warmup, wrk_env(cell, cookie))
-            servers[variant] = url, server, cookie
+            url, server, auth = stack.enter_context(answering(variant, cell, setup))
+            wrk(url + cell.path, cell.connections, timing.warmup, wrk_env(cell, auth))
+            servers[variant] = url, server, auth
         everyone = [p for _, server, _ in servers.values() for p in tree(server)]
         for index in range(slices):
             shift = index % len(variants)
             for variant in variants[shift:] + variants[:shift]:
-                url, server, cookie = servers[variant]
+                url, server, auth = servers[variant]
                 # Every variant, not just the one measured next: a server still finishing
                 # requests the last slice's wrk abandoned would take CPU from this slice.
                 wait_until_idle(everyone)
-                sample = measure(url, cell, server, upstream, cookie, timing, warm_up=False)
+                sample = measure(url, cell, server, upstream, auth, timing, warm_up=False)
                 samples[variant].append(sample)
     return samples

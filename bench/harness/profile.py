@@ -12,11 +12,11 @@ import psutil
 
 from harness.cells import Cell
 from harness.load import wrk, wrk_env
-from harness.serve import tree
+from harness.serve import Auth, tree
 
 
 def profile(
-    url: str, cell: Cell, server: psutil.Process, cookie: str, seconds: int
+    url: str, cell: Cell, server: psutil.Process, auth: Auth, seconds: int
 ) -> list[tuple[str, float]]:
     """Sample the worker with py-spy during one wrk run; shares by package, then function."""
     workers = [p for p in tree(server) if "spawn_main" in " ".join(p.cmdline())] or [server]
@@ -30,7 +30,7 @@ def profile(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wrk(url + cell.path, cell.connections, seconds, wrk_env(cell, cookie))
+        wrk(url + cell.path, cell.connections, seconds, wrk_env(cell, auth))
         spy.wait()
         by_function: Counter[str] = Counter()
         by_package: Counter[str] = Counter()

@@ -21,6 +21,9 @@ import psutil
 
 from harness.cells import BENCH, CELLS, COMPARED_HEADERS, USER_AGENT, VARIANTS, Cell
 
+#: The headers that authenticate a cell's requests (``Cookie`` or ``Authorization``), or none.
+Auth = dict[str, str]
+
 
 @dataclass
 class Setup:
@@ -30,6 +33,8 @@ class Setup:
     service: Path
     env: dict[str, str]
     logs: Path
+    #: The bench user's access token (``users token create``), for the bearer cells.
+    token: str = ""
     #: What the first variant answered per cell (JSON and compared headers): all must match.
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -112,18 +117,27 @@ def serving(variant: str, setup: Setup) -> Iterator[tuple[str, psutil.Process]]:
 
 
 @contextmanager
-def answering(variant: str, cell: Cell, setup: Setup) -> Iterator[tuple[str, psutil.Process, str]]:
+def answering(variant: str, cell: Cell, setup: Setup) -> Iterator[tuple[str, psutil.Process, Auth]]:
     """A variant serving, logged in if ``cell`` needs it, checked to answer ``cell`` right.
 
-    Yields its URL, its process and the Cookie header for the cell's requests.
+    Yields its URL, its process and the headers that authenticate the cell's requests.
     """
     with serving(variant, setup) as (url, server):
-        cookie = session_cookie(url) if cell.cookie else ""
-        check_answer(variant, url, cell, cookie, setup.answers)
-        yield url, server, cookie
+        auth = credentials(url, cell, setup)
+        check_answer(variant, url, cell, auth, setup.answers)
+        yield url, server, auth
 
 
-def call(url: str, cell: Cell, cookie: str = "") -> tuple[Any, Any]:
+def credentials(url: str, cell: Cell, setup: Setup) -> Auth:
+    """The headers ``cell`` authenticates with: a fresh log-in's cookie, or the access token."""
+    if cell.cookie:
+        return {"Cookie": session_cookie(url)}
+    if cell.bearer:
+        return {"Authorization": f"Bearer {setup.token}"}
+    return {}
+
+
+def call(url: str, cell: Cell, auth: Auth | None = None) -> tuple[Any, Any]:
     """One request as wrk sends it: the JSON answer and the response's headers."""
     headers = {
         "Accept": "application/json",
@@ -131,8 +145,7 @@ def call(url: str, cell: Cell, cookie: str = "") -> tuple[Any, Any]:
     }
     if cell.body:
         headers["Content-Type"] = "application/json"
-    if cookie:
-        headers["Cookie"] = cookie
+    headers.update(auth or {})
     request = urllib.request.Request(
         url + cell.path, data=cell.body.encode() or None, headers=headers, method=cell.method
     )
@@ -152,10 +165,10 @@ def session_cookie(url: str) -> str:
 
 
 def check_answer(
-    variant: str, url: str, cell: Cell, cookie: str, answers: dict[str, dict[str, Any]]
+    variant: str, url: str, cell: Cell, auth: Auth, answers: dict[str, dict[str, Any]]
 ) -> None:
     """Stop unless ``variant`` answers ``cell`` as expected, with the same headers as the rest."""
-    answer, headers = call(url, cell, cookie)
+    answer, headers = call(url, cell, auth)
     if answer != cell.expect:
         raise SystemExit(
             f"bench: {variant} answers {cell.method} {cell.path} with {answer!r}, "
