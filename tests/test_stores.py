@@ -80,13 +80,14 @@ def git(cwd: Path, *args: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_cruft_update_keeps_the_store(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["postgres", "http"])  # sqlite: tests/test_cruft.py
+def test_cruft_update_keeps_the_store(tmp_path: Path, store: str) -> None:
     template = tmp_path / "template"
     subprocess.run([str(REPO_ROOT / "scripts" / "export-template"), str(template)], check=True)
     git(template, "init", "--quiet", "--initial-branch=main")
     git(template, "add", "--all")
     git(template, "commit", "--quiet", "--message", "A")
-    context = json.dumps({"user_store": "postgres"})
+    context = json.dumps({"user_store": store})
     created = run(CRUFT, "create", "--no-input", "--extra-context", context,
                   "--output-dir", str(tmp_path), str(template), cwd=tmp_path)  # fmt: skip
     assert created.returncode == 0, created.stdout + created.stderr
@@ -101,4 +102,4 @@ def test_cruft_update_keeps_the_store(tmp_path: Path) -> None:
     updated = run(CRUFT, "update", "--skip-apply-ask", cwd=service)
     assert updated.returncode == 0, updated.stdout + updated.stderr
     assert "One more line." in (service / "README.md").read_text()
-    assert_store(service, "postgres")
+    assert_store(service, store)
