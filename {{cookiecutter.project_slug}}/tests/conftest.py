@@ -15,17 +15,23 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+{% if cookiecutter.user_store != "http" -%}
+import argon2
+{% endif -%}
 import httpx
 import pytest
 
 from {{ cookiecutter.package_name }} import create_app
 from {{ cookiecutter.package_name }}.settings import Settings
+{%- if cookiecutter.user_store != "http" %}
+from {{ cookiecutter.package_name }}.users import passwords
+{%- endif %}
 {%- if cookiecutter.user_store == "http" %}
-from tests.store import USER_SERVICE_TOKEN, around_the_run
+from tests.store import USER_SERVICE_TOKEN, around_each_test, around_the_run
 from tests.support import PASSWORD, make_settings, run_cli, served
 from tests.user_service import UserService
 {%- else %}
-from tests.store import around_the_run
+from tests.store import around_each_test, around_the_run
 from tests.support import PASSWORD, make_settings, run_cli, served
 {%- endif %}
 
@@ -35,6 +41,32 @@ def _store_for_the_run() -> Iterator[None]:
     """What the store's test databases need around the whole run (``store.py``)."""
     with around_the_run():
         yield
+
+
+@pytest.fixture(autouse=True)
+def _store_for_each_test() -> Iterator[None]:
+    """What the store's test databases need around each test (``store.py``)."""
+    with around_each_test():
+        yield
+{%- if cookiecutter.user_store != "http" %}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    """argon2id at its cheapest (``argon2.profiles.CHEAPEST``, meant for tests): a hash in
+    microseconds, not tens of milliseconds. A test of the real cost asks for ``real_hashes``."""
+    passwords.use_parameters(argon2.profiles.CHEAPEST)
+    yield
+    passwords.use_parameters(argon2.profiles.get_default_parameters())
+
+
+@pytest.fixture
+def real_hashes() -> Iterator[None]:
+    """argon2-cffi's default parameters, as in production, for one test."""
+    passwords.use_parameters(argon2.profiles.get_default_parameters())
+    yield
+    passwords.use_parameters(argon2.profiles.CHEAPEST)
+{%- endif %}
 
 {%- if cookiecutter.user_store == "http" %}
 

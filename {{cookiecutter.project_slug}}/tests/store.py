@@ -23,6 +23,12 @@ def around_the_run() -> Iterator[None]:
     yield
 
 
+@contextlib.contextmanager
+def around_each_test() -> Iterator[None]:
+    """What each test needs: nothing more than its ``tmp_path``."""
+    yield
+
+
 def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
     """Run one SQL statement on the user store's database and commit; its rows."""
     path = sqlite_path(settings.database_url)
@@ -35,9 +41,13 @@ def table_names(settings: Settings) -> set[str]:
     rows = query(settings, "SELECT name FROM sqlite_master WHERE type = 'table'")
     return {name for (name,) in rows}
 {%- elif cookiecutter.user_store == "postgres" -%}
-"""The test databases for the PostgreSQL store: one per test, on the server ``TEST_DATABASE_URL``
-names (default: the local one, database ``test``), with a random name so that runs never
-collide; SQL run on them with asyncpg. The run drops them when it ends."""
+"""The test databases for the PostgreSQL store: a fresh, empty one for each test, on the server
+``TEST_DATABASE_URL`` names (default: the local one, database ``test``), with a random name so
+that runs never collide; SQL run on them with asyncpg.
+
+A database a test used is emptied when the test ends (its sessions ended, its ``public`` schema
+dropped and made anew) and handed to a later test: creating and dropping a database costs a
+checkpoint each, emptying one does not. The run drops its databases when it ends."""
 
 from __future__ import annotations
 
@@ -56,16 +66,23 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 T = TypeVar("T")
 SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+#: Every database the run made; those empty and free for the next test; those in use by this one.
 _databases: list[str] = []
+_free: list[str] = []
+_in_use: list[str] = []
 
 
 def store_settings(tmp_path: Path) -> dict[str, object]:
-    """A new, empty database on the test server."""
+    """An empty database on the test server, for this test alone."""
     del tmp_path
-    name = f"test_{secrets.token_hex(6)}"
-    _blocking(_admin(f"CREATE DATABASE {name}"))
-    _databases.append(name)
-    return {"database_url": SERVER_URL.rsplit("/", 1)[0] + f"/{name}"}
+    if _free:
+        name = _free.pop()
+    else:
+        name = f"test_{secrets.token_hex(6)}"
+        _blocking(_admin(f"CREATE DATABASE {name}"))
+        _databases.append(name)
+    _in_use.append(name)
+    return {"database_url": _url(name)}
 
 
 @contextlib.contextmanager
@@ -76,6 +93,37 @@ def around_the_run() -> Iterator[None]:
     finally:
         while _databases:
             _blocking(_admin(f"DROP DATABASE IF EXISTS {_databases.pop()} WITH (FORCE)"))
+
+
+@contextlib.contextmanager
+def around_each_test() -> Iterator[None]:
+    """After each test: empty the databases it used, for later tests."""
+    try:
+        yield
+    finally:
+        used = list(_in_use)
+        _in_use.clear()
+        for name in used:
+            _blocking(_empty(name))
+            _free.append(name)
+
+
+async def _empty(name: str) -> None:
+    """End every other session on ``name`` (a server a test left running), then drop and make
+    anew the ``public`` schema: its tables, sequences and Alembic's version row go with it."""
+    conn = await asyncpg.connect(_url(name))
+    try:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await conn.close()
+
+
+def _url(name: str) -> str:
+    return SERVER_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
 def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
@@ -134,5 +182,11 @@ def store_settings(tmp_path: Path) -> dict[str, object]:
 @contextlib.contextmanager
 def around_the_run() -> Iterator[None]:
     """What the whole run needs: nothing, each test starts its own user service."""
+    yield
+
+
+@contextlib.contextmanager
+def around_each_test() -> Iterator[None]:
+    """What each test needs: nothing more than its own user service."""
     yield
 {%- endif %}

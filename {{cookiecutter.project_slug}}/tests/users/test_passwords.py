@@ -8,6 +8,7 @@ import asyncio
 import json
 import threading
 
+import argon2
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -20,14 +21,35 @@ from tests.store import query
 from tests.support import PASSWORD, abandoned_request, login
 
 
-def test_passwords_are_stored_as_argon2id(settings: Settings) -> None:
+def test_passwords_are_stored_as_argon2id(real_hashes: None, settings: Settings) -> None:
     ((stored,),) = query(settings, "SELECT password_hash FROM users")
-    assert stored.startswith("$argon2id$")
+    # RFC 9106's low-memory profile, argon2-cffi's default: 64 MiB, 3 passes, 4 lanes.
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     assert PASSWORD not in stored
 
 
+async def test_a_login_rehashes_a_password_hashed_with_weaker_parameters(
+    settings: Settings, client: httpx.AsyncClient
+) -> None:
+    """A hash made under older, weaker parameters (here: the tests' cheapest) is replaced at
+    the user's next login, once the password is known to be right."""
+    ((weak,),) = query(settings, "SELECT password_hash FROM users")
+    assert weak.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    passwords.use_parameters(argon2.profiles.get_default_parameters())
+    try:
+        assert (await login(client)).status_code == 200
+    finally:
+        passwords.use_parameters(argon2.profiles.CHEAPEST)
+    ((stronger,),) = query(settings, "SELECT password_hash FROM users")
+    assert stronger.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert (await login(client)).status_code == 200  # the new hash checks the same password
+
+
 async def test_a_burst_of_logins_hashes_a_bounded_number_at_a_time(
-    client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    real_hashes: None,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each argon2id hash in flight holds 64 MiB: however many logins arrive at once, no more
     than ``password_hash_threads`` are hashed at a time, so their memory stays bounded."""

@@ -13,6 +13,11 @@ server: every hash in flight holds 64 MiB, and asyncio's default executor would 
 4 threads (its lanes), so a few at a time keep the cores busy and more only add memory. The
 bound also keeps the default executor, which asyncio uses for DNS lookups, free.
 ``executor=None`` (the CLI, short-lived stores) uses the default executor.
+
+The parameters are argon2-cffi's defaults; :func:`use_parameters` changes them for new hashes
+(a test suite uses ``argon2.profiles.CHEAPEST``, as argon2-cffi recommends for tests). Each hash
+records its own parameters, so a verification costs what its hash's parameters say, and a
+login with a hash made under weaker ones than today's rehashes it (:func:`needs_rehash`).
 """
 
 from __future__ import annotations
@@ -23,12 +28,19 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TypeVar
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 T = TypeVar("T")
 
 _hasher = PasswordHasher()
+
+
+def use_parameters(parameters: Parameters) -> None:
+    """Make and check new hashes with ``parameters`` from now on, in this process."""
+    global _hasher
+    _hasher = PasswordHasher.from_parameters(parameters)
+    _dummy_hash.cache_clear()
 
 
 async def hash_password(password: str, executor: Executor | None = None) -> str:
