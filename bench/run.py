@@ -8,9 +8,9 @@ What one run does (docs/performance.md says how to read the table):
    and installs it, with the references' dependencies (the ``bench`` extra), into
    ``bench/.scratch/venv``. Migrates its SQLite file and creates a user, with its CLI.
    ``--store postgres`` bakes it with ``user_store=postgres`` instead (into
-   ``bench/.scratch/postgres/`` and ``venv-postgres``), creates a fresh database on the
-   machine's PostgreSQL for the run, migrates that, and drops it when the run ends, however it
-   ends; every variant uses that database (stock Flask sits such runs out: ``STORES``).
+   ``bench/.scratch/postgres/``; the same venv, given what that store needs), creates a fresh
+   database on the machine's PostgreSQL for the run, migrates that, and drops it when the run
+   ends, however it ends; every variant uses that database (stock Flask sits such runs out: ``STORES``).
 2. Starts the delayed upstream (``upstream_server.py``, 50 ms) and measures its ceiling.
 3. For each of ``--runs`` rounds and each cell, runs the variants back to back (in an order
    that rotates, so drift on this shared machine hits all alike), each under the same
@@ -180,7 +180,6 @@ def main(argv: list[str] | None = None) -> None:
     revision = measured_revision(args.revision)
     service = bake(scratch, args.revision, args.store)
     venv = "venv" + (f"-{args.revision}" if args.revision else "")
-    venv += "" if args.store == "sqlite" else f"-{args.store}"
     python = install(service, SCRATCH / venv)
     logs = SCRATCH / "logs"
     shutil.rmtree(logs, ignore_errors=True)

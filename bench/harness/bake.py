@@ -59,19 +59,27 @@ def bench_requirements() -> list[str]:
 
 
 def install(service: Path, venv: Path) -> Path:
-    """Install the baked service and the references' dependencies; reuse a matching venv."""
+    """Install the baked service and the references' dependencies into ``venv``; reuse it.
+
+    One venv serves every store: a bake whose ``pyproject.toml`` it has not seen yet adds what
+    that store needs (pip installs only what is missing), so ``--store postgres`` after a
+    SQLite run costs seconds, not a new venv.
+    """
     python = venv / "bin" / "python"
     stamp = venv / ".bench-stamp"
     fingerprint = hashlib.sha256(
         (service / "pyproject.toml").read_bytes() + "\n".join(bench_requirements()).encode()
     ).hexdigest()
     pip = [str(python), "-m", "pip", "--disable-pip-version-check", "--quiet", "install"]
-    if not (stamp.exists() and stamp.read_text() == fingerprint):
+    seen = stamp.read_text().split() if stamp.exists() else []
+    if not python.exists():
         log(f"creating {venv} (once; reused while the pyproject files are unchanged)")
         shutil.rmtree(venv, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        seen = []
+    if fingerprint not in seen:
         quiet_run([*pip, str(service), *bench_requirements()])
-        stamp.write_text(fingerprint)
+        stamp.write_text("\n".join([*seen, fingerprint]) + "\n")
     # The service itself changes with every edit of the template: always reinstall it.
     quiet_run([*pip, "--no-deps", "--force-reinstall", str(service)])
     return python
