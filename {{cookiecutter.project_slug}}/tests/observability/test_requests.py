@@ -24,6 +24,7 @@ from tests.support import PASSWORD, abandoned_request, login, served
 
 log = structlog.get_logger("tests.views")
 GENERATED = re.compile(r"[0-9a-f]{32}")
+JSON = {"Content-Type": "application/json"}
 
 
 def events(output: str) -> list[dict[str, Any]]:
@@ -170,7 +171,7 @@ async def test_a_streamed_body_is_counted_and_logged_with_its_id(
 async def test_an_unacceptable_request_id_is_replaced(
     client: httpx.AsyncClient, given: bytes
 ) -> None:
-    response = await client.get("/healthz", headers={"X-Request-ID": given})
+    response = await client.get("/healthz", headers={b"X-Request-ID": given})
     assert GENERATED.fullmatch(response.headers["x-request-id"])
 
 
@@ -193,10 +194,9 @@ async def test_error_answers_carry_the_request_id_too(
     answers = [
         await client.get("/nope"),
         await client.delete("/auth/me"),
-        await client.post("/auth/login", content=b"{not json", headers={"Content-Type": "application/json"}),
+        await client.post("/auth/login", content=b"{not json", headers=JSON),
         await client.post(
-            "/auth/login", content=b"x" * (settings.max_content_length + 1),
-            headers={"Content-Type": "application/json"},
+            "/auth/login", content=b"x" * (settings.max_content_length + 1), headers=JSON
         ),
         await client.get("/auth/me", headers={"Authorization": "Bearer tok_wrong"}),
         await client.get("/upstream"),  # nothing listens at the upstream URL: 502
