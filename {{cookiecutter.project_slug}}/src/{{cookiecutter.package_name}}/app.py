@@ -10,7 +10,7 @@ import structlog
 
 from . import cli, web
 from .bridge import ASGIAdapter, LoopFlask
-from .logs import configure_logging
+from .logs import access_logger, configure_logging
 from .observability.requests import RequestObserver
 from .resources import Resources
 from .settings import ENV_PREFIX, Settings
@@ -43,12 +43,12 @@ def create_app(settings: Settings | None = None) -> LoopFlask:
 def asgi_app(app: LoopFlask) -> RequestObserver:
     """What Hypercorn serves: the bridge's adapter for ``app``, inside the request observer
     (request ids, the access log, request metrics)."""
-    resources = Resources.of(app)
+    settings = Resources.of(app).settings
+    access_log = access_logger(f"{__package__}.access", settings.log_format)
     return RequestObserver(
         ASGIAdapter(app),
-        logger_name=f"{__package__}.access",
-        access_log=resources.settings.access_log,
-        metrics=resources.metrics,
+        access_log=access_log if settings.access_log else None,
+        metrics=Resources.of(app).metrics,
     )
 
 

@@ -33,6 +33,7 @@ from contextvars import ContextVar
 from typing import Any, Protocol
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -95,22 +96,20 @@ def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
 class RequestObserver:
     """ASGI middleware: request id, access log and request metrics; see the module docstring.
 
-    ``access_log`` False leaves the access event out (the id and the metrics stay);
-    ``metrics`` None records none.
+    ``access_log`` is the logger of the access events (``logs.access_logger``), None for none
+    (the ids and the metrics stay); ``metrics`` None records none.
     """
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        logger_name: str,
-        access_log: bool = True,
+        access_log: FilteringBoundLogger | None,
         metrics: RequestMetrics | None = None,
     ) -> None:
         self.app = app
         self.access_log = access_log
         self.metrics = metrics
-        self._log = structlog.get_logger(logger_name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -146,7 +145,7 @@ class RequestObserver:
         method: str = scope["method"]
         if self.metrics is not None:
             self.metrics.observe_request(method, exchange.route, status, seconds)
-        if self.access_log:
+        if self.access_log is not None:
             client = scope.get("client")
             fields: dict[str, Any] = {
                 "method": method,
@@ -158,4 +157,4 @@ class RequestObserver:
             }
             if exchange.user_id is not None:
                 fields["user_id"] = exchange.user_id
-            self._log.info("request", **fields)
+            self.access_log.info("request", **fields)
