@@ -1,7 +1,8 @@
-"""Metrics and access logs from a real server with two worker processes
-(``python -m {{ cookiecutter.package_name }} serve --workers 2`` with ``hypercorn.toml``): a scrape
-answered by either worker counts both workers' requests; the launcher's metrics directory
-lives as long as the server; each request is one JSON access event, and no other access log."""
+"""Metrics and access logs from a real server with two worker processes, started by the
+launcher (``python -m {{ cookiecutter.package_name }} serve --workers 2``) or by Hypercorn itself
+with ``PROMETHEUS_MULTIPROC_DIR`` set, both with ``hypercorn.toml``: a scrape answered by either
+worker counts both workers' requests; the launcher's metrics directory lives as long as the
+server; each request is one JSON access event, and there is no other access log."""
 
 from __future__ import annotations
 
@@ -31,9 +32,12 @@ COUNTED = "/auth/me"  # anonymous: 401, without a store call
 
 
 @contextmanager
-def two_workers(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
-    """Serve with two workers; yields the URL, the temporary folder the launcher uses, and
-    the server's output file. Stops the server at the end (SIGTERM; it must exit 0)."""
+def two_workers(
+    settings: Settings, tmp_path: Path, runner: str, **extra: str
+) -> Iterator[tuple[str, Path, Path]]:
+    """Serve with two workers, by ``runner`` (``launcher`` or ``hypercorn``); ``extra`` adds
+    environment variables. Yields the URL, the temporary folder the server uses, and its
+    output file. Stops the server at the end (SIGTERM; it must exit 0)."""
     port, temp, output = free_port(), tmp_path / "tmp", tmp_path / "server.log"
     temp.mkdir()
     env = {
@@ -48,11 +52,17 @@ def two_workers(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, Path,
         f"{ENV_PREFIX}LOG_FORMAT": "json",
         f"{ENV_PREFIX}SHUTDOWN_DELAY": "0",
         f"{ENV_PREFIX}SECRET_KEY": settings.secret_key.get_secret_value(),
+        **extra,
     }
-    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve", "--workers", "2"]
+    bind = ["--workers", "2", "--bind", f"127.0.0.1:{port}"]
+    command = {
+        "launcher": [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve", *bind],
+        "hypercorn": [sys.executable, "-m", "hypercorn", "--config", "hypercorn.toml", *bind,
+                      "{{ cookiecutter.package_name }}.asgi:app"],
+    }[runner]  # fmt: skip
     with output.open("wb") as sink:
         server = subprocess.Popen(
-            [*command, "--bind", f"127.0.0.1:{port}"],
+            command,
             cwd=PROJECT,  # its hypercorn.toml
             env=env,
             stdout=sink,
@@ -105,9 +115,15 @@ def counted(url: str) -> float:
     return 0.0
 
 
-def test_a_scrape_counts_the_requests_of_both_workers(settings: Settings, tmp_path: Path) -> None:
-    with two_workers(settings, tmp_path) as (url, temp, output):
-        (directory,) = temp.glob("{{ cookiecutter.package_name }}-metrics-*")
+@pytest.mark.parametrize("runner", ["launcher", "hypercorn"])
+def test_a_scrape_counts_the_requests_of_both_workers(
+    settings: Settings, tmp_path: Path, runner: str
+) -> None:
+    given = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")} if runner == "hypercorn" else {}
+    if given:
+        (tmp_path / "metrics").mkdir()
+    with two_workers(settings, tmp_path, runner, **given) as (url, temp, output):
+        (directory,) = [tmp_path / "metrics"] if given else temp.glob("{{ cookiecutter.package_name }}-metrics-*")
         sent = 0
         deadline = time.monotonic() + 30
         with ThreadPoolExecutor(max_workers=10) as pool:
@@ -120,7 +136,8 @@ def test_a_scrape_counts_the_requests_of_both_workers(settings: Settings, tmp_pa
         assert [counted(url) for _ in range(6)] == [sent] * 6
         tagged = httpx.get(f"{url}{COUNTED}", headers={"X-Request-ID": "two-workers-1"})
         assert tagged.headers["x-request-id"] == "two-workers-1"
-    assert not directory.exists(), "the launcher removes the metrics directory when it ends"
+    # The launcher removes the directory it made; one the operator set stays.
+    assert directory.exists() == bool(given)
 
     logged = [json.loads(line) for line in output.read_text().splitlines() if line.startswith("{")]
     access = [e for e in logged if e.get("logger") == "{{ cookiecutter.package_name }}.access"]
@@ -132,6 +149,15 @@ def test_a_scrape_counts_the_requests_of_both_workers(settings: Settings, tmp_pa
     assert all(re.fullmatch("[0-9a-f]{32}", i) for i in ids if i != "two-workers-1")
     # Hypercorn's own access log is off: one line per request, the service's.
     assert not [line for line in output.read_text().splitlines() if f"GET {COUNTED}" in line]
+
+
+def test_hypercorn_alone_warns_that_each_worker_counts_alone(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with two_workers(settings, tmp_path, "hypercorn") as (_, temp, output):
+        assert list(temp.iterdir()) == []
+    warning = "metrics count this worker's requests only: set PROMETHEUS_MULTIPROC_DIR"
+    assert output.read_text().count(warning) == 2
 
 
 @pytest.fixture(autouse=True)

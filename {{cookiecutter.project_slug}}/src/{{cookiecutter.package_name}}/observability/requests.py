@@ -65,7 +65,7 @@ class Exchange:
     def __init__(self, request_id: str) -> None:
         self.request_id = request_id
         self.route = UNMATCHED
-        self.user_id: int | str | None = None
+        self.user_id: int | None = None
         self.status: int | None = None
         self.sent = 0
 
