@@ -136,9 +136,11 @@ class RequestObserver:
                 exchange.status = 500
             raise
         finally:
-            self._record(scope, exchange, time.perf_counter() - started)
-            structlog.contextvars.reset_contextvars(**bound)
-            _exchange.reset(token)
+            try:  # while the id is still bound: the access event takes it from the context
+                self._record(scope, exchange, time.perf_counter() - started)
+            finally:
+                structlog.contextvars.reset_contextvars(**bound)
+                _exchange.reset(token)
 
     def _record(self, scope: Scope, exchange: Exchange, seconds: float) -> None:
         status = exchange.status if exchange.status is not None else CLIENT_CLOSED
