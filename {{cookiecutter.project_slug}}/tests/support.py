@@ -16,7 +16,8 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from {{ cookiecutter.package_name }}.bridge import ASGIAdapter, LoopFlask
+from {{ cookiecutter.package_name }}.app import asgi_app
+from {{ cookiecutter.package_name }}.bridge import LoopFlask
 from {{ cookiecutter.package_name }}.resources import Resources
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.users import UserStore
@@ -51,9 +52,10 @@ def run_cli(app: LoopFlask, *args: str, stdin: str | None = None) -> tuple[int, 
 
 @asynccontextmanager
 async def served(app: LoopFlask) -> AsyncIterator[httpx.AsyncClient]:
-    """Serve ``app`` through the ASGI entrypoint, lifespan included, to an httpx client."""
+    """Serve ``app`` as ``asgi.py`` does (the request observer around the bridge's adapter),
+    lifespan included, to an httpx client."""
     async with (
-        LifespanManager(ASGIAdapter(app)) as manager,
+        LifespanManager(asgi_app(app)) as manager,
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
         ) as client,

@@ -44,6 +44,11 @@ def test_the_contracts_hold() -> None:
         ("clients/http.py", f"import {NAME}.bridge", "Users and clients know no Flask"),
         ("web/health.py", "import sqlalchemy", "Web code knows no driver"),
         ("resources.py", f"import {NAME}.web.errors", "Dependencies point one way"),
+        ("observability/metrics.py", f"import {NAME}.settings", "Dependencies point one way"),
+        ("observability/requests.py", "import flask", "Observability knows no Flask"),
+        ("bridge/asgi.py", f"import {NAME}.observability", "The bridge imports nothing else"),
+        ("users/models.py", "import prometheus_client", "The stores know nothing of metrics"),
+        ("users/models.py", f"import {NAME}.observability", "The stores know nothing of metrics"),
 {%- if cookiecutter.user_store == "http" %}
         ("users/http_store.py", f"import {NAME}.resources", "Dependencies point one way"),
         ("users/http_store.py", "import flask", "Users and clients know no Flask"),

@@ -1,4 +1,5 @@
-"""The application factory: settings, logging, shared resources, then the web layer."""
+"""The application factory: settings, logging, shared resources, then the web layer; and the
+ASGI application that serves it."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import secrets
 import structlog
 
 from . import cli, web
-from .bridge import LoopFlask
-from .logs import configure_logging
+from .bridge import ASGIAdapter, LoopFlask
+from .logs import access_logger, configure_logging
+from .observability.requests import RequestObserver
 from .resources import Resources
 from .settings import ENV_PREFIX, Settings
 
@@ -36,6 +38,18 @@ def create_app(settings: Settings | None = None) -> LoopFlask:
     # Last, so that it sees everything the start-up functions above built.
     app.before_serving(freeze_startup_heap)
     return app
+
+
+def asgi_app(app: LoopFlask) -> RequestObserver:
+    """What Hypercorn serves: the bridge's adapter for ``app``, inside the request observer
+    (request ids, the access log, request metrics)."""
+    settings = Resources.of(app).settings
+    access_log = access_logger(f"{__package__}.access", settings.log_format)
+    return RequestObserver(
+        ASGIAdapter(app),
+        access_log=access_log if settings.access_log else None,
+        metrics=Resources.of(app).metrics,
+    )
 
 
 async def freeze_startup_heap() -> None:

@@ -6,7 +6,8 @@ event loop and its own shared clients, opened by the lifespan startup event.
 
 from __future__ import annotations
 
-from .app import create_app
-from .bridge import ASGIAdapter
+from .app import asgi_app, create_app
 
-app = ASGIAdapter(create_app())
+#: The Flask app; ``app`` below is what Hypercorn serves.
+flask_app = create_app()
+app = asgi_app(flask_app)

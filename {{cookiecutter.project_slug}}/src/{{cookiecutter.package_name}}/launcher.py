@@ -13,6 +13,9 @@ serving ``{{ cookiecutter.package_name }}.asgi:app`` with ``hypercorn --config h
   stops accepting, lets in-flight requests finish within Hypercorn's ``graceful_timeout``, and
   runs the app's shut-down (clients and pools closed); the launcher then exits 0. SIGINT
   (Ctrl-C) skips the delay.
+- **Metrics added up across workers.** With ``METRICS_TOKEN`` set, the workers count in files
+  of a fresh directory (``PROMETHEUS_MULTIPROC_DIR``) that the launcher makes before they start
+  and removes after they end, so a scrape answered by any worker reports them all.
 
 Hypercorn's own command line parses the options (``hypercorn --help`` lists them);
 ``hypercorn.toml`` is read when no ``--config`` is given.
@@ -21,6 +24,7 @@ Hypercorn's own command line parses the options (``hypercorn --help`` lists them
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import multiprocessing
 import signal
@@ -36,6 +40,7 @@ from hypercorn.config import Config, Sockets
 from hypercorn.utils import check_multiprocess_shutdown_event, load_application
 from pydantic import ValidationError
 
+from .observability.metrics import mark_process_dead, multiprocess_directory
 from .settings import Settings
 
 APPLICATION = "{{ cookiecutter.package_name }}.asgi:app"
@@ -60,7 +65,13 @@ def main(argv: list[str]) -> int:
     # Hypercorn's command line, with this module's master in place of hypercorn.run.run.
     master = functools.partial(run, shutdown_delay=settings.shutdown_delay)
     hypercorn.__main__.run = master  # type: ignore[attr-defined]
-    return hypercorn.__main__.main([*args, APPLICATION])
+    token = settings.metrics_token
+    with (
+        multiprocess_directory("{{ cookiecutter.package_name }}-metrics-")
+        if token is not None and token.get_secret_value()
+        else contextlib.nullcontext()
+    ):
+        return hypercorn.__main__.main([*args, APPLICATION])
 
 
 def run(config: Config, shutdown_delay: float) -> int:
@@ -93,6 +104,8 @@ def run(config: Config, shutdown_delay: float) -> int:
             worker = next(w for w in running if w.sentinel == ended)
             worker.join()
             running.remove(worker)
+            if worker.pid is not None:
+                mark_process_dead(worker.pid)
             if worker.exitcode:  # a failed start or shut-down: stop the others, report it
                 status = status or (worker.exitcode if worker.exitcode > 0 else 1)
                 stop.set()
@@ -106,13 +119,13 @@ def serve_worker(
 ) -> None:
     """One worker process: serve until ``stop``; drain ``shutdown_delay`` s unless ``quick``."""
     app = load_application(config.application_path, config.wsgi_max_body_size)
-    from .asgi import app as adapter  # the object Hypercorn just loaded
+    from .asgi import flask_app  # the app of what Hypercorn just loaded
 
     async def shutdown_trigger() -> None:
         # SIGTERM sent to this worker itself (a whole process group signalled) counts too.
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await check_multiprocess_shutdown_event(stop, asyncio.sleep)
-        adapter.app.begin_draining()
+        flask_app.begin_draining()
         if not quick.is_set():
             await asyncio.sleep(shutdown_delay)
 

@@ -1,5 +1,5 @@
-"""What one worker process shares across requests: the settings, the user store, the HTTP client
-and the failed-login counters.
+"""What one worker process shares across requests: the settings, the user store, the HTTP client,
+the failed-login counters, and the metrics and tracing that watch the store and the client.
 
 The clients are opened once, when the worker starts serving, on Hypercorn's loop, and closed when
 it stops; every request then reuses them (pooled keep-alive connections only save anything if
@@ -24,6 +24,9 @@ from flask import current_app
 
 from .bridge import LoopFlask
 from .clients.http import new_client
+from .observability.calls import timed_calls
+from .observability.metrics import Metrics, process_metrics
+from .observability.tracing import Tracing
 from .settings import Settings
 from .users import UserStore
 {%- if cookiecutter.user_store == "sqlite" %}
@@ -53,12 +56,29 @@ class Resources:
         self.login_throttle = LoginThrottle(
             settings.login_rate_limit, settings.rate_limit_storage_uri
         )
+        token = settings.metrics_token
+        #: This process's metrics, when ``METRICS_TOKEN`` turns them on.
+        self.metrics: Metrics | None = (
+            process_metrics() if token is not None and token.get_secret_value() else None
+        )
+        #: Traces, when ``TRACING_ENABLED`` turns them on.
+        self.tracing = Tracing("{{ cookiecutter.project_slug }}") if settings.tracing_enabled else None
 
     def init_app(self, app: LoopFlask) -> None:
         """Make these the app's resources, opened and closed with the worker."""
         app.extensions[EXTENSION_KEY] = self
+        if self.tracing is not None:
+            # First, so that the request's span is current in every other hook.
+            self.tracing.instrument_app(app)
+            app.after_serving(self.tracing.shutdown)
         app.before_serving(self.open)
         app.after_serving(self.aclose)
+
+    @staticmethod
+    def of(app: LoopFlask) -> Resources:
+        """The resources of ``app``."""
+        found: Resources = app.extensions[EXTENSION_KEY]
+        return found
 
     async def open(self) -> None:
         """Create both clients for a server: a pooled store and the HTTP client.
@@ -68,7 +88,14 @@ class Resources:
         """
         with self._lock:
             self._http = self._http or self._new_http()
-            self._store = self._store or self._new_store(pooled=True)
+            self._store = self._store or self._observed_store(pooled=True)
+
+    def _observed_store(self, *, pooled: bool) -> UserStore:
+        """A new store; with metrics on, each of its calls is timed."""
+        store = self._new_store(pooled=pooled)
+        if self.metrics is None:
+            return store
+        return timed_calls(store, self.metrics.observe_store_call)
 
     def _new_store(self, *, pooled: bool) -> UserStore:
         settings = self.settings
@@ -107,12 +134,16 @@ class Resources:
 
     def _new_http(self) -> httpx.AsyncClient:
         settings = self.settings
-        return new_client(
+        client = new_client(
             connect_timeout=settings.upstream_connect_timeout,
             read_timeout=settings.upstream_read_timeout,
             max_connections=settings.upstream_max_connections,
             transport=settings.upstream_transport,
+            observe=None if self.metrics is None else self.metrics.observe_upstream_call,
         )
+        if self.tracing is not None:
+            self.tracing.instrument_client(client)
+        return client
 
     async def aclose(self) -> None:
         with self._lock:
@@ -128,7 +159,7 @@ class Resources:
     def store(self) -> UserStore:
         """The user store; without a server, an unpooled one made on first use."""
         with self._lock:
-            self._store = self._store or self._new_store(pooled=False)
+            self._store = self._store or self._observed_store(pooled=False)
             return self._store
 
     @property

@@ -8,6 +8,7 @@ an unsafe secret key or with debug on, because both mistakes are silent until th
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections import Counter
 from datetime import timedelta
@@ -27,6 +28,13 @@ KNOWN_UNSAFE_SECRETS = frozenset(
 SQLITE_URL_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
 #: Shortest production key accepted: 32 characters of ``secrets.token_urlsafe`` carry 192 bits.
 MIN_SECRET_LENGTH = 32
+#: What ``TRACING_ENABLED`` imports (``observability/tracing.py``); the ``tracing`` extra.
+TRACING_MODULES = (
+    "opentelemetry.sdk",
+    "opentelemetry.exporter.otlp.proto.http",
+    "opentelemetry.instrumentation.flask",
+    "opentelemetry.instrumentation.httpx",
+)
 
 
 class UnsafeConfiguration(ValueError):
@@ -133,6 +141,13 @@ class Settings(BaseSettings):
 
     #: ``json`` for log collectors, ``console`` for people.
     log_format: Literal["json", "console"] = "console"
+    #: One ``request`` event per request (``observability/requests.py``); off if a proxy logs.
+    access_log: bool = True
+    #: Turns on Prometheus metrics and ``GET /metrics``, which scrapers call with it as a bearer
+    #: token. Unset, nothing is counted and ``/metrics`` answers 404.
+    metrics_token: SecretStr | None = None
+    #: OpenTelemetry traces (the ``tracing`` extra); ``OTEL_*`` variables configure the rest.
+    tracing_enabled: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -163,6 +178,16 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return url.rstrip("/") + "/"
 {%- endif %}
+
+    @field_validator("tracing_enabled")
+    @classmethod
+    def _tracing_installed(cls, enabled: bool) -> bool:
+        if enabled and not all(map(_importable, TRACING_MODULES)):
+            raise ValueError(
+                "needs the tracing extra: pip install '{{ cookiecutter.project_slug }}[tracing]'"
+                " (uv sync --extra tracing)"
+            )
+        return enabled
 
     @field_validator("trusted_origins")
     @classmethod
@@ -218,11 +243,22 @@ def check_production_safety(settings: Settings) -> None:
     if not settings.user_service_token.get_secret_value():
         raise UnsafeConfiguration(f"{ENV_PREFIX}USER_SERVICE_TOKEN must be set in production")
 {%- else %}
-    token = settings.users_api_token
-    if token is not None and len(token.get_secret_value()) < MIN_SECRET_LENGTH:
-        name = f"{ENV_PREFIX}USERS_API_TOKEN"
-        raise UnsafeConfiguration(f"{name} must be at least {MIN_SECRET_LENGTH} characters")
+    _check_token(settings.users_api_token, "USERS_API_TOKEN")
 {%- endif %}
+    _check_token(settings.metrics_token, "METRICS_TOKEN")
+
+
+def _check_token(token: SecretStr | None, name: str) -> None:
+    if token is not None and len(token.get_secret_value()) < MIN_SECRET_LENGTH:
+        name = f"{ENV_PREFIX}{name}"
+        raise UnsafeConfiguration(f"{name} must be at least {MIN_SECRET_LENGTH} characters")
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package is missing
+        return False
 
 
 def _entropy_bits(value: str) -> float:

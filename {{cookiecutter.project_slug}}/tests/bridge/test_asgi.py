@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 
 from {{ cookiecutter.package_name }} import create_app
 from {{ cookiecutter.package_name }}.bridge import ASGIAdapter, portal
+from {{ cookiecutter.package_name }}.bridge.environ import build_environ
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.support import abandoned_request, echo, served
 
@@ -244,3 +245,24 @@ async def test_a_streamed_body_is_sent_chunk_by_chunk_from_a_thread(settings: Se
     assert b"".join(bodies) == b"first;second;"
     assert seen["first was sent before the second"]
     assert seen["thread"].startswith("sync-view")
+
+
+@pytest.mark.parametrize(
+    ("server", "scheme", "port"),
+    [(("10.0.0.1", 8000), "http", "8000"), (("/run/app.sock", None), "http", "80"),
+     (None, "https", "443")],
+)  # fmt: skip
+def test_the_environ_has_a_port_even_when_the_server_has_none(
+    server: tuple[str, int | None] | None, scheme: str, port: str
+) -> None:
+    # ASGI allows a server without a port (a Unix socket); WSGI code reads SERVER_PORT as one.
+    scope: dict[str, Any] = {
+        "method": "GET",
+        "path": "/",
+        "query_string": b"",
+        "http_version": "1.1",
+        "headers": [],
+        "scheme": scheme,
+        "server": server,
+    }
+    assert build_environ(scope, b"")["SERVER_PORT"] == port

@@ -71,7 +71,11 @@ def build_environ(scope: Scope, body: bytes) -> dict[str, Any]:
     path: str = scope["path"]
     if root_path and path.startswith(root_path):
         path = path[len(root_path) :]
-    server = scope.get("server") or ("localhost", 80)
+    scheme: str = scope.get("scheme", "http")
+    server = scope.get("server") or ("localhost", None)
+    # ASGI allows no port (a Unix socket, a test client); WSGI wants one, and code such as
+    # OpenTelemetry's WSGI attributes reads it as a number.
+    port = server[1] if server[1] is not None else (443 if scheme == "https" else 80)
     client = scope.get("client") or ("", 0)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope["method"],
@@ -79,12 +83,12 @@ def build_environ(scope: Scope, body: bytes) -> dict[str, Any]:
         "PATH_INFO": path.encode().decode("latin-1"),
         "QUERY_STRING": bytes(scope["query_string"]).decode("latin-1"),
         "SERVER_NAME": str(server[0]),
-        "SERVER_PORT": str(server[1]),
+        "SERVER_PORT": str(port),
         "SERVER_PROTOCOL": f"HTTP/{scope['http_version']}",
         "REMOTE_ADDR": str(client[0]),
         "REMOTE_PORT": str(client[1]),
         "wsgi.version": (1, 0),
-        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.url_scheme": scheme,
         "wsgi.input": io.BytesIO(body),
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,

@@ -16,6 +16,9 @@ cookies: a cookie jar would store each ``Set-Cookie`` an upstream answers with a
 every later call to that host, whoever that call is made for. Neither httpx's jar nor aiohttp's
 stores anything here; a view that needs a cookie for a call passes it in that call's headers.
 
+With metrics on, ``observe`` hears of every call: the host, the status (None for a call that
+failed without one) and the seconds until the answer's headers arrived.
+
 The client is bound to the event loop it first runs on; ``resources.py`` opens it when the
 worker starts and the bridge runs every view on that loop. Proxy variables (``HTTP_PROXY``,
 ...) are not read: calls go straight to the upstream (pass ``proxy=`` if yours needs one).
@@ -23,6 +26,7 @@ worker starts and the bridge runs every view on that loop. Proxy variables (``HT
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Literal
@@ -32,6 +36,8 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 Transport = Literal["aiohttp", "httpx"]
+#: ``observe(host, status, seconds)``: where each call's outcome goes (metrics).
+Observe = Callable[[str, int | None, float], None]
 #: Idle connections httpx's own transport keeps open (httpx's default).
 KEEPALIVE_CONNECTIONS = 20
 
@@ -42,6 +48,7 @@ def new_client(
     read_timeout: float,
     max_connections: int,
     transport: Transport = "aiohttp",
+    observe: Observe | None = None,
 ) -> httpx.AsyncClient:
     """A client with up to ``max_connections`` kept-alive connections and no cookie jar.
 
@@ -59,6 +66,8 @@ def new_client(
         wire = _AiohttpTransport(limits=limits, trust_env=False, client=_aiohttp_session(limits))
     else:
         wire = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+    if observe is not None:
+        wire = _ObservedTransport(wire, observe)
     return httpx.AsyncClient(
         transport=wire, timeout=timeout, cookies=_no_cookies(), trust_env=False
     )
@@ -103,6 +112,28 @@ class _AiohttpTransport(AiohttpTransport):
         except aiohttp.ClientError as error:
             first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise httpx.RemoteProtocolError(first_line, request=request) from error
+
+
+class _ObservedTransport(httpx.AsyncBaseTransport):
+    """Tells ``observe`` each call's host, status and time until the answer's headers."""
+
+    def __init__(self, wire: httpx.AsyncBaseTransport, observe: Observe) -> None:
+        self._wire = wire
+        self._observe = observe
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.perf_counter()
+        status = None
+        try:
+            response = await self._wire.handle_async_request(request)
+            status = response.status_code
+            return response
+        finally:
+            host = request.url.netloc.decode("ascii", "replace")
+            self._observe(host, status, time.perf_counter() - started)
+
+    async def aclose(self) -> None:
+        await self._wire.aclose()
 
 
 class UpstreamError(Exception):

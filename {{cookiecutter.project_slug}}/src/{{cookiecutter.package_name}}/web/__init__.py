@@ -8,7 +8,20 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import account, auth, errors, health, openapi, security, tokens, upstream{% if cookiecutter.user_store != "http" %}, users_api{% endif %}
+from . import (
+    account,
+    auth,
+    errors,
+    health,
+    openapi,
+    security,
+    telemetry,
+    tokens,
+    upstream,
+{%- if cookiecutter.user_store != "http" %}
+    users_api,
+{%- endif %}
+)
 from .cookie_session import CachedSerializerSessionInterface
 from .json_provider import JSONProvider
 
@@ -17,6 +30,7 @@ def init_app(app: Flask) -> None:
     """Register the error answers, security hooks, session interface and blueprints."""
     app.json = JSONProvider(app)
     app.session_interface = CachedSerializerSessionInterface()
+    telemetry.init_app(app)  # /metrics only with METRICS_TOKEN set
     errors.init_app(app)
     security.init_app(app)
     auth.init_app(app)
