@@ -111,6 +111,9 @@ def server_env(
         f"{ENV_PREFIX}UPSTREAM_URL": f"http://127.0.0.1:{upstream_port}/",
         f"{ENV_PREFIX}UPSTREAM_TRANSPORT": transport,
         f"{ENV_PREFIX}SECRET_KEY": "bench-only-secret-not-for-production",
+        # As the image runs it: the service's access events as JSON lines (the references
+        # write no access log; Hypercorn's is off in hypercorn.toml for every variant).
+        f"{ENV_PREFIX}LOG_FORMAT": "json",
         **dict(item.split("=", 1) for item in extra),
     }
     env.pop("PYTHONPATH", None)
