@@ -11,7 +11,6 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, logout_user
-from pydantic import ValidationError
 
 from ..audit import audit
 from ..resources import current_settings, login_throttle, user_store
@@ -19,7 +18,7 @@ from ..users.password_rules import password_problem
 from .errors import json_error
 from .openapi import documented
 from .principals import login_required_by_browser
-from .schemas import ErrorBody, PasswordChange
+from .schemas import ErrorBody, PasswordChange, json_body
 
 bp = Blueprint("account", __name__, url_prefix="/auth")
 
@@ -43,16 +42,7 @@ bp = Blueprint("account", __name__, url_prefix="/auth")
     },
 )
 async def change_password() -> ResponseReturnValue:
-    if not request.is_json:
-        return json_error(415, "Send JSON.")
-    body = request.get_json()
-    if not isinstance(body, dict):
-        return json_error(400, "The JSON body must be an object.")
-    try:
-        change = PasswordChange.model_validate(body)
-    except ValidationError as error:
-        details = error.errors(include_url=False, include_input=False, include_context=False)
-        return json_error(422, "Invalid password change.", fields=details)
+    change = json_body(PasswordChange, "password change")
     user_id, username = current_user.id, current_user.username
     throttle, rate_key = login_throttle(), f"{request.remote_addr or ''}|{username}"
     if (wait := await throttle.retry_after(rate_key)) is not None:

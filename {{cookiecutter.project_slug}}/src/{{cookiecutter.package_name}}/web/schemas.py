@@ -1,14 +1,38 @@
-"""The JSON bodies of the web API, as pydantic models: views validate with them and the OpenAPI
-document (``openapi.py``) is made from them."""
+"""The JSON bodies of the web API, as pydantic models: views validate with them
+(:func:`json_body`) and the OpenAPI document (``openapi.py``) is made from them."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from flask import abort, request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from ..users.models import PASSWORD_MAX_LENGTH, SCOPE_PATTERN, USERNAME_MAX_LENGTH
+from .errors import json_error
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def json_body(model: type[M], what: str) -> M:
+    """This request's JSON object as ``model``, or a JSON error that ends the request: 415 if
+    it is not JSON, 400 if it is not an object, 422 ("Invalid <what>.") listing the fields at
+    fault, never their values."""
+    if not request.is_json:
+        _refuse(415, "Send JSON.")
+    body = request.get_json()
+    if not isinstance(body, dict):
+        _refuse(400, "The JSON body must be an object.")
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        details = error.errors(include_url=False, include_input=False, include_context=False)
+        _refuse(422, f"Invalid {what}.", fields=details)
+
+
+def _refuse(status: int, detail: str, **extra: Any) -> NoReturn:
+    abort(json_error(status, detail, **extra))
 
 
 class LoginRequest(BaseModel):

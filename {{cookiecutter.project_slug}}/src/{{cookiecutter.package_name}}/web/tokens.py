@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from pydantic import ValidationError
 
 from ..audit import audit
 from ..resources import user_store
@@ -21,7 +20,7 @@ from ..users.logins import now as utc_now
 from .errors import json_error
 from .openapi import documented
 from .principals import login_required, login_required_by_browser
-from .schemas import ErrorBody, TokenCreated, TokenList, TokenOut, TokenRequest
+from .schemas import ErrorBody, TokenCreated, TokenList, TokenOut, TokenRequest, json_body
 
 bp = Blueprint("tokens", __name__, url_prefix="/auth/tokens")
 
@@ -44,16 +43,7 @@ bp = Blueprint("tokens", __name__, url_prefix="/auth/tokens")
     },
 )
 async def create_token() -> ResponseReturnValue:
-    if not request.is_json:
-        return json_error(415, "Send JSON.")
-    body = request.get_json()
-    if not isinstance(body, dict):
-        return json_error(400, "The JSON body must be an object.")
-    try:
-        wanted = TokenRequest.model_validate(body)
-    except ValidationError as error:
-        details = error.errors(include_url=False, include_input=False, include_context=False)
-        return json_error(422, "Invalid token request.", fields=details)
+    wanted = json_body(TokenRequest, "token request")
     expires_at = (
         None if wanted.expires_in is None else utc_now() + timedelta(seconds=wanted.expires_in)
     )
