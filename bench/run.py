@@ -10,7 +10,8 @@ What one run does (docs/performance.md says how to read the table):
    ``--store postgres`` bakes it with ``user_store=postgres`` instead (into
    ``bench/.scratch/postgres/``; the same venv, given what that store needs), creates a fresh
    database on the machine's PostgreSQL for the run, migrates that, and drops it when the run
-   ends, however it ends; every variant uses that database (stock Flask sits such runs out: ``STORES``).
+   ends, however it ends; every variant uses that database (stock Flask sits such runs out:
+   ``STORES``).
 2. Starts the delayed upstream (``upstream_server.py``, 50 ms) and measures its ceiling.
 3. For each of ``--runs`` rounds and each cell, runs the variants back to back (in an order
    that rotates, so drift on this shared machine hits all alike), each under the same

@@ -123,7 +123,8 @@ def test_a_scrape_counts_the_requests_of_both_workers(
     if given:
         (tmp_path / "metrics").mkdir()
     with two_workers(settings, tmp_path, runner, **given) as (url, temp, output):
-        (directory,) = [tmp_path / "metrics"] if given else temp.glob("{{ cookiecutter.package_name }}-metrics-*")
+        made = "{{ cookiecutter.package_name }}-metrics-*"  # what the launcher names it
+        (directory,) = [tmp_path / "metrics"] if given else temp.glob(made)
         sent = 0
         deadline = time.monotonic() + 30
         with ThreadPoolExecutor(max_workers=10) as pool:
@@ -154,9 +155,13 @@ def test_a_scrape_counts_the_requests_of_both_workers(
 def test_hypercorn_alone_warns_that_each_worker_counts_alone(
     settings: Settings, tmp_path: Path
 ) -> None:
-    with two_workers(settings, tmp_path, "hypercorn") as (_, temp, output):
-        assert list(temp.iterdir()) == []
     warning = "metrics count this worker's requests only: set PROMETHEUS_MULTIPROC_DIR"
+    with two_workers(settings, tmp_path, "hypercorn") as (_, temp, output):
+        # One worker answering does not mean the other has started: wait for both warnings.
+        deadline = time.monotonic() + 30
+        while output.read_text().count(warning) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert list(temp.iterdir()) == []
     assert output.read_text().count(warning) == 2
 
 
