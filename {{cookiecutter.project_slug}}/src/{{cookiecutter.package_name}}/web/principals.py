@@ -47,54 +47,51 @@ _BEARER = re.compile(r"[Bb]earer ([A-Za-z0-9._~+/-]{1,256}=*)")
 OWN_BEARER_TOKENS: set[str] = set()
 
 
-class LoggedInUser:
+class _Principal:
+    """What Flask-Login needs of a logged-in user, for either way in: the flags and the
+    user's ``id`` and ``username``."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+
+    @property
+    def id(self) -> int:
+        return self.user.id
+
+    @property
+    def username(self) -> str:
+        return self.user.username
+
+
+class LoggedInUser(_Principal):
     """What Flask-Login holds for a browser's login: the user and the login's token.
 
     ``get_id`` returns the token, so Flask-Login stores the token, not the user id, in the
     session and remember-me cookies; ending the login server-side invalidates both.
     """
 
-    is_authenticated = True
-    is_active = True
-    is_anonymous = False
     #: A browser login may do all that its user may.
     scopes: frozenset[str] | None = None
 
     def __init__(self, user: User, token: str) -> None:
-        self.user = user
+        super().__init__(user)
         self.token = token
-
-    @property
-    def id(self) -> int:
-        return self.user.id
-
-    @property
-    def username(self) -> str:
-        return self.user.username
 
     def get_id(self) -> str:
         return self.token
 
 
-class TokenUserPrincipal:
+class TokenUserPrincipal(_Principal):
     """What Flask-Login holds for a request authenticated by an access token."""
 
-    is_authenticated = True
-    is_active = True
-    is_anonymous = False
-
     def __init__(self, found: TokenUser) -> None:
-        self.user = found.user
+        super().__init__(found.user)
         self.token_id = found.token_id
         self.scopes: frozenset[str] | None = found.scopes
-
-    @property
-    def id(self) -> int:
-        return self.user.id
-
-    @property
-    def username(self) -> str:
-        return self.user.username
 
     def get_id(self) -> None:
         return None  # never stored in a cookie
