@@ -80,6 +80,19 @@ def baked_default(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(project)
 
 
+def run(*command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` in ``cwd``, output captured as text; the caller judges the result."""
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd`` with a test identity; it must succeed. Its stdout, stripped."""
+    identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
+    result = run("git", *identity, *args, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 def run_in_service(
     path: Path,
     *args: str,

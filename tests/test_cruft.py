@@ -12,20 +12,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, run_in_service
+from conftest import REPO_ROOT, git, run, run_in_service
 
 CRUFT = str(Path(sys.executable).parent / "cruft")
-
-
-def run(*command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
-
-
-def git(cwd: Path, *args: str) -> str:
-    identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
-    result = run("git", *identity, *args, cwd=cwd)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
 
 
 def commit_all(cwd: Path, message: str) -> str:

@@ -14,17 +14,17 @@ import pytest
 BANDIT = str(Path(sys.executable).parent / "bandit")
 
 
+def bandit(project: Path) -> subprocess.CompletedProcess[str]:
+    """bandit over a baked service's ``src``, reporting medium severity and above."""
+    command = [BANDIT, "--quiet", "--recursive", "src", "--severity-level", "medium"]
+    return subprocess.run(command, cwd=project, capture_output=True, text=True, check=False)
+
+
 @pytest.mark.parametrize("store", ["sqlite", "postgres", "http"])
 def test_bandit_finds_nothing_of_medium_severity_or_above(cookies: Any, store: str) -> None:
     result = cookies.bake(extra_context={"user_store": store})
     assert result.exit_code == 0, result.exception
-    scan = subprocess.run(
-        [BANDIT, "--quiet", "--recursive", "src", "--severity-level", "medium"],
-        cwd=result.project_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    scan = bandit(Path(result.project_path))
     assert scan.returncode == 0, scan.stdout + scan.stderr
 
 
@@ -33,12 +33,6 @@ def test_bandit_would_report_a_medium_finding(cookies: Any) -> None:
     result = cookies.bake()
     package = Path(result.project_path) / "src" / "my_service"
     (package / "web" / "careless.py").write_text('HOST = "0.0.0.0"\n')
-    scan = subprocess.run(
-        [BANDIT, "--quiet", "--recursive", "src", "--severity-level", "medium"],
-        cwd=result.project_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    scan = bandit(Path(result.project_path))
     assert scan.returncode == 1
     assert "B104" in scan.stdout

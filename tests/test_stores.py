@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, git, run
 
 CRUFT = str(Path(sys.executable).parent / "cruft")
 
@@ -68,16 +68,6 @@ def test_a_team_profile_makes_another_store_its_default(cookies: Any, tmp_path: 
     result = cookies.bake(extra_context={"team": str(profile)})
     assert result.exit_code == 0, result.exception
     assert_store(Path(result.project_path), "postgres")
-
-
-def run(*command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
-
-
-def git(cwd: Path, *args: str) -> None:
-    identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
-    result = run("git", *identity, *args, cwd=cwd)
-    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize("store", ["postgres", "http"])  # sqlite: tests/test_cruft.py
