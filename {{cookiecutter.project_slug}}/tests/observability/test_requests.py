@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -142,6 +143,41 @@ async def test_one_access_event_per_request_with_route_status_size_and_user(
             assert event["bytes"] == len(response.content)
     assert [e.get("user_id") for e in access] == [None, 1, 1, 1, 1, None]
     assert "secret" not in json.dumps(access)  # the route, never the raw path
+
+
+async def test_the_access_event_is_a_line_like_every_other_event_with_what_the_view_bound(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = json_app(settings)
+
+    @app.get("/test/bound")
+    async def bound() -> ResponseReturnValue:
+        structlog.contextvars.bind_contextvars(tenant="acme")
+        log.info("bound a tenant")
+        return jsonify()
+
+    async with served(app) as client:
+        response = await client.get("/test/bound")
+    logged = [e for e in events(capsys.readouterr().err) if e.get("tenant") == "acme"]
+    assert [e["event"] for e in logged] == ["bound a tenant", "request"]
+    view_event, access = logged
+    assert access["request_id"] == response.headers["x-request-id"] == view_event["request_id"]
+    assert access.keys() >= view_event.keys()
+    assert access["timestamp"].endswith("Z")
+    assert datetime.fromisoformat(access["timestamp"]) >= datetime.fromisoformat(
+        view_event["timestamp"]
+    )
+
+
+async def test_the_access_event_is_readable_on_a_laptop(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with served(create_app(settings.model_copy(update={"log_format": "console"}))) as client:
+        response = await client.get("/healthz")
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if "{{ cookiecutter.package_name }}.access" in ln]
+    assert not line.startswith("{")
+    for shown in ("request", "route=/healthz", "status=200", response.headers["x-request-id"]):
+        assert shown in line
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])

@@ -33,7 +33,6 @@ from contextvars import ContextVar
 from typing import Any, Protocol
 
 import structlog
-from structlog.typing import FilteringBoundLogger
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -49,6 +48,12 @@ UNMATCHED = "unmatched"
 CLIENT_CLOSED = 499
 
 _HEADER = b"x-request-id"
+
+
+class AccessLog(Protocol):
+    """Where the access events go: ``logs.AccessLogger``, or any structlog logger."""
+
+    def info(self, event: str, **fields: Any) -> None: ...
 
 
 class RequestMetrics(Protocol):
@@ -104,7 +109,7 @@ class RequestObserver:
         self,
         app: ASGIApp,
         *,
-        access_log: FilteringBoundLogger | None,
+        access_log: AccessLog | None,
         metrics: RequestMetrics | None = None,
     ) -> None:
         self.app = app
