@@ -57,6 +57,9 @@ def lock(project: Path) -> str | None:
     # Locking needs a Python that meets requires-python; without one, say so rather than have
     # uv download one (tens of MB) during generation, unless the user asked uv to.
     environment = {"UV_PYTHON_DOWNLOADS": "never", **os.environ}
+    # uv wraps its messages to COLUMNS (a terminal's width); unwrapped, first_error() reads
+    # the whole reason from one line.
+    environment.pop("COLUMNS", None)
     try:
         result = subprocess.run(
             [*uv, "lock"],

@@ -73,10 +73,11 @@ def test_offline_the_warning_gives_uvs_reason(
 
 
 def test_without_a_fitting_python_uv_downloads_none(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No interpreter meets requires-python: the step says so at once instead of having uv
-    fetch a Python during generation."""
+    fetch a Python during generation; in full, in a narrow terminal too (uv wraps to it)."""
+    monkeypatch.setenv("COLUMNS", "40")
     unreachable = MINIMAL_PYPROJECT.replace(
         "[project]\n", '[project]\nrequires-python = ">=3.99"\n'
     )
