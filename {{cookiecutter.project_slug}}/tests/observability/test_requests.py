@@ -26,6 +26,7 @@ from tests.support import PASSWORD, abandoned_request, login, served
 log = structlog.get_logger("tests.views")
 GENERATED = re.compile(r"[0-9a-f]{32}")
 JSON = {"Content-Type": "application/json"}
+ACCESS = "{{ cookiecutter.package_name }}.access"
 
 
 def events(output: str) -> list[dict[str, Any]]:
@@ -33,7 +34,7 @@ def events(output: str) -> list[dict[str, Any]]:
 
 
 def access_events(output: str) -> list[dict[str, Any]]:
-    return [e for e in events(output) if e["logger"] == "{{ cookiecutter.package_name }}.access"]
+    return [e for e in events(output) if e["logger"] == ACCESS]
 
 
 def json_app(settings: Settings, **overrides: object) -> LoopFlask:
@@ -172,9 +173,10 @@ async def test_the_access_event_is_a_line_like_every_other_event_with_what_the_v
 async def test_the_access_event_is_readable_on_a_laptop(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    async with served(create_app(settings.model_copy(update={"log_format": "console"}))) as client:
+    app = create_app(settings.model_copy(update={"log_format": "console"}))
+    async with served(app) as client:
         response = await client.get("/healthz")
-    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if "{{ cookiecutter.package_name }}.access" in ln]
+    (line,) = [ln for ln in capsys.readouterr().err.splitlines() if ACCESS in ln]
     assert not line.startswith("{")
     for shown in ("request", "route=/healthz", "status=200", response.headers["x-request-id"]):
         assert shown in line
