@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import gc
 import secrets
+from typing import cast
 
 import structlog
+from hypercorn.middleware import ProxyFixMiddleware
+from hypercorn.typing import ASGIFramework
 
 from . import cli, web
 from .bridge import ASGIAdapter, LoopFlask
 from .logs import access_logger, configure_logging
-from .observability.requests import RequestObserver
+from .observability.requests import ASGIApp, RequestObserver
 from .resources import Resources
 from .settings import ENV_PREFIX, Settings
 
@@ -40,16 +43,24 @@ def create_app(settings: Settings | None = None) -> LoopFlask:
     return app
 
 
-def asgi_app(app: LoopFlask) -> RequestObserver:
+def asgi_app(app: LoopFlask) -> ASGIApp:
     """What Hypercorn serves: the bridge's adapter for ``app``, inside the request observer
-    (request ids, the access log, request metrics)."""
+    (request ids, the access log, request metrics), inside Hypercorn's ``ProxyFixMiddleware``
+    when ``trusted_proxy_hops`` is set, so that the access log, Flask and the login throttle
+    all see the client's address and scheme rather than the proxy's."""
     settings = Resources.of(app).settings
     access_log = access_logger(f"{__package__}.access", settings.log_format)
-    return RequestObserver(
+    observer = RequestObserver(
         ASGIAdapter(app),
         access_log=access_log if settings.access_log else None,
         metrics=Resources.of(app).metrics,
     )
+    if not settings.trusted_proxy_hops:
+        return observer
+    # Hypercorn types its middleware with its own scope and event types; both sides are ASGI.
+    inner = cast(ASGIFramework, observer)
+    hops = settings.trusted_proxy_hops
+    return cast(ASGIApp, ProxyFixMiddleware(inner, mode="legacy", trusted_hops=hops))
 
 
 async def freeze_startup_heap() -> None:

@@ -136,6 +136,10 @@ class Settings(BaseSettings):
 
     #: Other origins (``https://app.example.com``) allowed to send state-changing requests.
     trusted_origins: list[str] = []
+    #: How many proxies in front of the service append to ``X-Forwarded-For``/``-Proto``/``-Host``
+    #: (a load balancer: 1). The client address, scheme and host are then taken from those
+    #: headers, that many entries from the right; 0 ignores them, as a client can write them.
+    trusted_proxy_hops: int = Field(default=0, ge=0)
     #: Shortest password ``users create`` accepts (OWASP Authentication Cheat Sheet: 8).
     password_min_length: int = Field(default=8, ge=8)
 
