@@ -13,7 +13,7 @@ from hypercorn.typing import ASGIFramework
 
 from . import cli, web
 from .bridge import ASGIAdapter, LoopFlask
-from .logs import access_logger, configure_logging
+from .logs import AccessLogger, configure_logging
 from .observability.requests import ASGIApp, RequestObserver
 from .resources import Resources
 from .settings import ENV_PREFIX, Settings
@@ -49,11 +49,11 @@ def asgi_app(app: LoopFlask) -> ASGIApp:
     when ``trusted_proxy_hops`` is set, so that the access log, Flask and the login throttle
     all see the client's address and scheme rather than the proxy's."""
     settings = Resources.of(app).settings
-    access_log = access_logger(f"{__package__}.access", settings.log_format)
+    access_log = (
+        AccessLogger(f"{__package__}.access", settings.log_format) if settings.access_log else None
+    )
     observer = RequestObserver(
-        ASGIAdapter(app),
-        access_log=access_log if settings.access_log else None,
-        metrics=Resources.of(app).metrics,
+        ASGIAdapter(app), access_log=access_log, metrics=Resources.of(app).metrics
     )
     if not settings.trusted_proxy_hops:
         return observer

@@ -100,14 +100,5 @@ class AccessLogger:
         self._stream.flush()
 
 
-def _unserializable(value: object) -> str:
-    """What a bound value JSON cannot encode becomes: its ``repr``, as structlog renders it."""
-    return repr(value)
-
-
-_JSON = json.JSONEncoder(default=_unserializable)
-
-
-def access_logger(name: str, log_format: str) -> AccessLogger:
-    """The logger of the access events (``observability/requests.py``)."""
-    return AccessLogger(name, log_format)
+#: A bound value JSON cannot encode becomes its ``repr``, as structlog's renderer makes it.
+_JSON = json.JSONEncoder(default=repr)

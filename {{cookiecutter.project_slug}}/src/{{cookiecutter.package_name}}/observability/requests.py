@@ -101,7 +101,7 @@ def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
 class RequestObserver:
     """ASGI middleware: request id, access log and request metrics; see the module docstring.
 
-    ``access_log`` is the logger of the access events (``logs.access_logger``), None for none
+    ``access_log`` is the logger of the access events (``logs.AccessLogger``), None for none
     (the ids and the metrics stay); ``metrics`` None records none.
     """
 
